@@ -1,0 +1,71 @@
+/**
+ * Reads the service's environment once, at cold start, and fails fast with the name of the variable that is
+ * missing or wrong: a misconfigured function should refuse to start, not half-work.
+ */
+export interface AppConfig {
+  tableName: string;
+  dynamoEndpoint?: string;
+  wechatpayBaseUrls: string[];
+  publicBaseUrl: string;
+  directMerchantSecretId: string;
+  serviceProviderSecretId: string;
+  /** A NOTPAY order older than this is confirmed with WeChat's query API before a GET answers. */
+  h5QueryAfterSeconds: number;
+  wechatpayTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function required(env: Env, name: string): string {
+  const value = env[name]?.trim();
+  if (!value) throw new ConfigError(`environment variable ${name} is required`);
+  return value;
+}
+
+function origin(env: Env, name: string, fallback?: string): string {
+  const value = env[name]?.trim() || fallback;
+  if (!value) throw new ConfigError(`environment variable ${name} is required`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`environment variable ${name} must be an absolute URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(`${name} must be http(s)`);
+  return value.replace(/\/+$/, '');
+}
+
+function integer(env: Env, name: string, fallback: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 0) throw new ConfigError(`environment variable ${name} must be a whole number`);
+  return value;
+}
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  const main = origin(env, 'WECHATPAY_BASE_URL', 'https://api.mch.weixin.qq.com');
+  const backup = env.WECHATPAY_BACKUP_BASE_URL?.trim()
+    ? origin(env, 'WECHATPAY_BACKUP_BASE_URL')
+    : main === 'https://api.mch.weixin.qq.com'
+      ? 'https://api2.mch.weixin.qq.com'
+      : undefined;
+  const dynamoEndpoint = env.DYNAMODB_ENDPOINT?.trim() || undefined;
+  return {
+    tableName: required(env, 'TABLE_NAME'),
+    ...(dynamoEndpoint ? { dynamoEndpoint } : {}),
+    wechatpayBaseUrls: backup ? [main, backup] : [main],
+    publicBaseUrl: origin(env, 'PUBLIC_BASE_URL'),
+    directMerchantSecretId: required(env, 'DIRECT_MERCHANT_SECRET_ID'),
+    serviceProviderSecretId: required(env, 'SERVICE_PROVIDER_SECRET_ID'),
+    h5QueryAfterSeconds: integer(env, 'H5_QUERY_AFTER_SECONDS', 60),
+    wechatpayTimeoutMs: integer(env, 'WECHATPAY_TIMEOUT_MS', 5000),
+  };
+}

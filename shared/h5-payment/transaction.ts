@@ -1,0 +1,72 @@
+import * as v from 'valibot';
+import { logger } from '../runtime/logger';
+import type { Runtime } from '../runtime/container';
+import { keys } from '../store/keys';
+import { applyTransition, type TransitionOutcome } from '../store/transitions';
+import { recordUnmatched } from '../store/unmatched';
+import { FORWARD_FROM, type H5OrderRecord, type H5State } from './record';
+
+/**
+ * A WeChat transaction as the payment notification and the query API describe it. Only what we bind to and
+ * store is required; everything else WeChat may add is tolerated.
+ */
+export const transactionSchema = v.looseObject({
+  appid: v.string(),
+  mchid: v.string(),
+  out_trade_no: v.string(),
+  transaction_id: v.optional(v.string()),
+  trade_type: v.optional(v.string()),
+  trade_state: v.picklist(['SUCCESS', 'REFUND', 'NOTPAY', 'CLOSED', 'REVOKED', 'USERPAYING', 'PAYERROR']),
+  trade_state_desc: v.optional(v.string()),
+  bank_type: v.optional(v.string()),
+  success_time: v.optional(v.string()),
+  payer: v.optional(v.looseObject({ openid: v.optional(v.string()) })),
+  amount: v.looseObject({
+    total: v.optional(v.pipe(v.number(), v.safeInteger())),
+    payer_total: v.optional(v.pipe(v.number(), v.safeInteger())),
+    currency: v.optional(v.string()),
+  }),
+});
+
+export type Transaction = v.InferOutput<typeof transactionSchema>;
+
+export type ApplyResult = TransitionOutcome<H5OrderRecord>['kind'] | 'unchanged';
+
+/**
+ * Moves our order to the state WeChat reports, forward only, bound to our record by mchid, appid and amount.
+ * An authentic event we cannot match is kept and flagged, never dropped.
+ */
+export async function applyTransaction(rt: Runtime, tx: Transaction, eventId: string): Promise<ApplyResult> {
+  const to = tx.trade_state as H5State;
+  if (to === 'NOTPAY') return 'unchanged';
+  const outcome = await applyTransition<H5OrderRecord>(rt.dynamo, rt.config.tableName, {
+    key: keys.h5Order(tx.out_trade_no),
+    to,
+    from: FORWARD_FROM[to],
+    eventId,
+    now: rt.now(),
+    expect: { mchid: tx.mchid, appid: tx.appid, ...(tx.amount.total !== undefined ? { amount_total: tx.amount.total } : {}) },
+    set: {
+      transaction_id: tx.transaction_id,
+      trade_type: tx.trade_type,
+      trade_state_desc: tx.trade_state_desc,
+      bank_type: tx.bank_type,
+      success_time: tx.success_time,
+      payer_openid: tx.payer?.openid,
+      payer_total: tx.amount.payer_total,
+    },
+  });
+  if (outcome.kind === 'unknown' || outcome.kind === 'mismatch') {
+    const reason = outcome.kind === 'unknown' ? 'no such order' : `differs in ${outcome.fields.join(', ')}`;
+    logger.warn('unmatched payment event', { product: 'h5', out_trade_no: tx.out_trade_no, event_id: eventId, reason });
+    await recordUnmatched(rt, 'H5', tx.out_trade_no, eventId, {
+      reason,
+      trade_state: tx.trade_state,
+      transaction_id: tx.transaction_id,
+      mchid: tx.mchid,
+      appid: tx.appid,
+      amount_total: tx.amount.total,
+    });
+  }
+  return outcome.kind;
+}

@@ -1,0 +1,79 @@
+import { createHmac, hkdfSync, type KeyObject } from 'node:crypto';
+import {
+  WechatPayV2Client,
+  WechatPayV3Client,
+  buildVerifierKeys,
+  privateKeyFrom,
+  publicKeyFrom,
+} from '../wechatpay';
+import type { MerchantSecret } from '../secrets/types';
+
+/** Which merchant identity a flow acts as: the direct merchant (H5, contract orders) or the service provider. */
+export type MerchantRole = 'direct' | 'partner';
+
+/** Everything a use case needs to talk to WeChat as one merchant, built once per secret version. */
+export interface MerchantContext {
+  readonly role: MerchantRole;
+  readonly mchid: string;
+  readonly appid: string;
+  readonly v3: WechatPayV3Client;
+  readonly v2?: WechatPayV2Client;
+  readonly verifierKeys: ReadonlyMap<string, KeyObject>;
+  readonly apiV3Key: string;
+  readonly apiV2Key?: string;
+  /** The WeChat Pay public key that encrypts sensitive fields, and the id sent as `Wechatpay-Serial`. */
+  readonly encryptionKey: { id: string; publicKey: KeyObject };
+  /** Keyed fingerprint of request bytes: stable per merchant, useless to anyone without the key. */
+  fingerprint(data: string | Buffer): string;
+}
+
+export interface ClientSettings {
+  baseUrls: string[];
+  timeoutMs: number;
+  fetch?: typeof fetch;
+}
+
+const FINGERPRINT_INFO = 'wechatpay-serverless/request-fingerprint/v1';
+
+export function buildMerchantContext(role: MerchantRole, secret: MerchantSecret, settings: ClientSettings): MerchantContext {
+  const verifierKeys = buildVerifierKeys({ ...secret.wechatpayPublicKeys });
+  const encryptionId =
+    Object.keys(secret.wechatpayPublicKeys).find((id) => id.startsWith('PUB_KEY_ID_')) ??
+    Object.keys(secret.wechatpayPublicKeys)[0];
+  if (!encryptionId) throw new Error(`merchant ${secret.mchid} has no WeChat Pay public key`);
+  const encryptionKey = { id: encryptionId, publicKey: publicKeyFrom(secret.wechatpayPublicKeys[encryptionId]!) };
+  const privateKey = privateKeyFrom(secret.merchantPrivateKey);
+  const fingerprintKey = secret.fingerprintKey
+    ? Buffer.from(secret.fingerprintKey, 'utf8')
+    : Buffer.from(hkdfSync('sha256', secret.apiV3Key, secret.mchid, FINGERPRINT_INFO, 32));
+
+  const common = {
+    baseUrls: settings.baseUrls,
+    timeoutMs: settings.timeoutMs,
+    ...(settings.fetch ? { fetch: settings.fetch } : {}),
+  };
+  const v3 = new WechatPayV3Client({
+    ...common,
+    mchid: secret.mchid,
+    serialNo: secret.merchantSerialNo,
+    privateKey,
+    verifierKeys,
+    wechatpaySerial: encryptionId,
+  });
+  const v2 = secret.apiV2Key
+    ? new WechatPayV2Client({ ...common, mchid: secret.mchid, appid: secret.appid, apiV2Key: secret.apiV2Key })
+    : undefined;
+
+  return {
+    role,
+    mchid: secret.mchid,
+    appid: secret.appid,
+    v3,
+    ...(v2 ? { v2 } : {}),
+    verifierKeys,
+    apiV3Key: secret.apiV3Key,
+    ...(secret.apiV2Key ? { apiV2Key: secret.apiV2Key } : {}),
+    encryptionKey,
+    fingerprint: (data) => createHmac('sha256', fingerprintKey).update(data).digest('base64url'),
+  };
+}

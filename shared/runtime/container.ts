@@ -1,0 +1,56 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { loadConfig, type AppConfig } from '../config/env';
+import { MerchantDirectory } from '../merchant/directory';
+import { secretsLoaderFromEnv } from '../secrets';
+import type { SecretsLoader } from '../secrets/types';
+import { ClaimStore } from '../store/claims';
+import { createDynamoClient } from '../store/client';
+
+/**
+ * The per-container singletons every handler shares: built on first use (so a cold start pays once and a bad
+ * configuration fails the first request loudly), then reused by every warm invocation.
+ */
+export interface Runtime {
+  readonly config: AppConfig;
+  readonly dynamo: DynamoDBClient;
+  readonly claims: ClaimStore;
+  readonly merchants: MerchantDirectory;
+  now(): number;
+}
+
+export interface RuntimeOverrides {
+  env?: Record<string, string | undefined>;
+  secrets?: SecretsLoader;
+  fetch?: typeof fetch;
+  now?: () => number;
+}
+
+export function createRuntime(overrides: RuntimeOverrides = {}): Runtime {
+  const env = overrides.env ?? process.env;
+  const config = loadConfig(env);
+  const now = overrides.now ?? Date.now;
+  const dynamo = createDynamoClient(config.dynamoEndpoint ? { endpoint: config.dynamoEndpoint } : {});
+  const secrets = overrides.secrets ?? secretsLoaderFromEnv(env);
+  const merchants = new MerchantDirectory(
+    secrets,
+    { direct: config.directMerchantSecretId, partner: config.serviceProviderSecretId },
+    {
+      baseUrls: config.wechatpayBaseUrls,
+      timeoutMs: config.wechatpayTimeoutMs,
+      ...(overrides.fetch ? { fetch: overrides.fetch } : {}),
+    },
+  );
+  return { config, dynamo, claims: new ClaimStore({ client: dynamo, tableName: config.tableName, now }), merchants, now };
+}
+
+let current: Runtime | undefined;
+
+export function runtime(): Runtime {
+  current ??= createRuntime();
+  return current;
+}
+
+/** For tests that drive handlers in-process against their own runtime. */
+export function useRuntime(next: Runtime | undefined): void {
+  current = next;
+}

@@ -1,0 +1,82 @@
+import type { Item } from './items';
+import type { RecordKey } from './keys';
+import { ClaimLostError, type ClaimStore, type ClaimedRecord } from './claims';
+
+/**
+ * The idempotent outbound call every product makes: claim the business key with a fingerprint of the request,
+ * let exactly one worker call WeChat, and hand every duplicate the stored answer.
+ */
+export interface ClaimedCallOptions<T extends ClaimedRecord> {
+  claims: ClaimStore;
+  key: RecordKey;
+  fingerprint: string;
+  /** Written with the claim: what identifies the record before WeChat has answered. */
+  initial: Item;
+  /** Calls WeChat; resolves to the attributes to store, throws to give the key back. */
+  call: (record: T | undefined) => Promise<Item>;
+  /** For the same request served before: answer from the record, or renew it with a fresh call. */
+  onRepeat: (record: T) => 'replay' | 'renew';
+  /** The key is held by a different request. */
+  onConflict: (record: T) => Error;
+  leaseMs?: number;
+  /** How long a duplicate waits for the worker that holds the lease before asking its caller to retry. */
+  waitMs?: number;
+  onBusy: () => Error;
+}
+
+export interface ClaimedCallResult<T> {
+  record: T;
+  /** True when the answer is a stored one and WeChat was not called. */
+  replayed: boolean;
+}
+
+const DEFAULT_LEASE_MS = 30_000;
+const DEFAULT_WAIT_MS = 10_000;
+
+export async function claimedCall<T extends ClaimedRecord>(options: ClaimedCallOptions<T>): Promise<ClaimedCallResult<T>> {
+  const { claims, key, fingerprint } = options;
+  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+
+  for (let round = 0; round < 3; round += 1) {
+    const outcome = await claims.claim<T>(key, fingerprint, leaseMs, options.initial);
+    switch (outcome.kind) {
+      case 'claimed':
+        return { record: await callUnderLease(options, outcome.token, undefined), replayed: false };
+      case 'conflict':
+        throw options.onConflict(outcome.record);
+      case 'in_progress':
+        await claims.waitWhileLeased<T>(key, options.waitMs ?? DEFAULT_WAIT_MS);
+        continue;
+      case 'done': {
+        if (options.onRepeat(outcome.record) === 'replay') return { record: outcome.record, replayed: true };
+        const token = await claims.renew(key, fingerprint, leaseMs);
+        if (!token) {
+          await claims.waitWhileLeased<T>(key, options.waitMs ?? DEFAULT_WAIT_MS);
+          continue;
+        }
+        return { record: await callUnderLease(options, token, outcome.record), replayed: false };
+      }
+    }
+  }
+  throw options.onBusy();
+}
+
+async function callUnderLease<T extends ClaimedRecord>(options: ClaimedCallOptions<T>, token: string, previous: T | undefined): Promise<T> {
+  let result: Item;
+  try {
+    result = await options.call(previous);
+  } catch (error) {
+    await options.claims.release(options.key, token);
+    throw error;
+  }
+  try {
+    return await options.claims.complete<T>(options.key, token, result);
+  } catch (error) {
+    // Our lease ran out while WeChat answered and someone else took over: their stored answer wins.
+    if (error instanceof ClaimLostError) {
+      const record = await options.claims.waitWhileLeased<T>(options.key, options.waitMs ?? DEFAULT_WAIT_MS);
+      if (record) return record;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,241 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { fromAttributes, setExpression, toAttributes, type Item } from './items';
+import type { RecordKey } from './keys';
+
+/**
+ * Claims on business keys (`out_trade_no`, `out_contract_code`): the mechanism that makes every outbound call
+ * idempotent. A claim is a conditional write that stores a keyed fingerprint of the request and a short lease;
+ * only the holder of the lease calls WeChat, so N concurrent identical requests make one call.
+ *
+ * Record fields owned here: `fingerprint`, `claim_status` (PENDING until the first call succeeded, then DONE),
+ * `lease_token`, `lease_until` (epoch ms). Everything else belongs to the product that owns the record.
+ */
+export type ClaimStatus = 'PENDING' | 'DONE';
+
+export interface ClaimedRecord extends Item {
+  pk: string;
+  sk: string;
+  fingerprint: string;
+  claim_status: ClaimStatus;
+  lease_token?: string;
+  lease_until?: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export type ClaimOutcome<T extends ClaimedRecord> =
+  | { kind: 'claimed'; token: string }
+  /** The key is taken by a different request. */
+  | { kind: 'conflict'; record: T }
+  /** The same request is being served by someone else right now. */
+  | { kind: 'in_progress'; record: T }
+  /** The same request was served before. */
+  | { kind: 'done'; record: T };
+
+export class ClaimLostError extends Error {
+  constructor(key: RecordKey) {
+    super(`lease on ${key.pk} was lost`);
+    this.name = 'ClaimLostError';
+  }
+}
+
+export interface ClaimStoreOptions {
+  client: DynamoDBClient;
+  tableName: string;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export class ClaimStore {
+  private readonly client: DynamoDBClient;
+  private readonly tableName: string;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(options: ClaimStoreOptions) {
+    this.client = options.client;
+    this.tableName = options.tableName;
+    this.now = options.now ?? Date.now;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  /**
+   * One round trip in the common case: the put either claims the key (new, or a PENDING claim whose lease ran
+   * out) or fails and hands back the record that is there.
+   */
+  async claim<T extends ClaimedRecord>(key: RecordKey, fingerprint: string, leaseMs: number, attributes: Item = {}): Promise<ClaimOutcome<T>> {
+    const now = this.now();
+    const token = randomUUID();
+    const item: ClaimedRecord = {
+      ...attributes,
+      ...key,
+      fingerprint,
+      claim_status: 'PENDING',
+      lease_token: token,
+      lease_until: now + leaseMs,
+      created_at: now,
+      updated_at: now,
+    };
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: toAttributes(item),
+          ConditionExpression:
+            'attribute_not_exists(pk) OR (fingerprint = :fp AND claim_status = :pending AND lease_until < :now)',
+          ExpressionAttributeValues: toAttributes({ ':fp': fingerprint, ':pending': 'PENDING', ':now': now }),
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { kind: 'claimed', token };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const record = fromAttributes<T>(error.Item) ?? (await this.get<T>(key));
+      if (!record) return this.claim(key, fingerprint, leaseMs, attributes); // deleted in between: try again
+      return this.classify(record, fingerprint, now);
+    }
+  }
+
+  /** Takes the lease on a DONE record to renew its result (e.g. an H5 link that expired). */
+  async renew(key: RecordKey, fingerprint: string, leaseMs: number): Promise<string | undefined> {
+    const now = this.now();
+    const token = randomUUID();
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: toAttributes({ ...key }),
+          UpdateExpression: 'SET lease_token = :token, lease_until = :until',
+          ConditionExpression:
+            'fingerprint = :fp AND claim_status = :done AND (attribute_not_exists(lease_until) OR lease_until < :now)',
+          ExpressionAttributeValues: toAttributes({
+            ':token': token,
+            ':until': now + leaseMs,
+            ':fp': fingerprint,
+            ':done': 'DONE',
+            ':now': now,
+          }),
+        }),
+      );
+      return token;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+
+  /** Stores the result under the lease and marks the record DONE; fails if the lease was lost meanwhile. */
+  async complete<T extends ClaimedRecord>(key: RecordKey, token: string, result: Item): Promise<T> {
+    const set = setExpression({ ...result, claim_status: 'DONE', updated_at: this.now() });
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: toAttributes({ ...key }),
+          UpdateExpression: `SET ${set.expression} REMOVE lease_token, lease_until`,
+          ConditionExpression: 'lease_token = :token',
+          ExpressionAttributeNames: set.names,
+          ExpressionAttributeValues: toAttributes({ ...set.values, ':token': token }),
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return fromAttributes<T>(out.Attributes) as T;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new ClaimLostError(key);
+      throw error;
+    }
+  }
+
+  /**
+   * Gives the key back after a failure that consumed nothing at WeChat: a PENDING claim disappears (the same or a
+   * corrected request may claim it again), a DONE record just drops the lease.
+   */
+  async release(key: RecordKey, token: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteItemCommand({
+          TableName: this.tableName,
+          Key: toAttributes({ ...key }),
+          ConditionExpression: 'lease_token = :token AND claim_status = :pending',
+          ExpressionAttributeValues: toAttributes({ ':token': token, ':pending': 'PENDING' }),
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      await this.client
+        .send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: toAttributes({ ...key }),
+            UpdateExpression: 'REMOVE lease_token, lease_until',
+            ConditionExpression: 'lease_token = :token',
+            ExpressionAttributeValues: toAttributes({ ':token': token }),
+          }),
+        )
+        .catch((inner: unknown) => {
+          if (!(inner instanceof ConditionalCheckFailedException)) throw inner;
+        });
+    }
+  }
+
+  /** Sets bookkeeping attributes on an existing record (never creates one). */
+  async touch(key: RecordKey, attributes: Item): Promise<void> {
+    const set = setExpression(attributes);
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: toAttributes({ ...key }),
+          UpdateExpression: `SET ${set.expression}`,
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: set.names,
+          ExpressionAttributeValues: toAttributes(set.values),
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  async get<T extends Item>(key: RecordKey): Promise<T | undefined> {
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: toAttributes({ ...key }), ConsistentRead: true }),
+    );
+    return fromAttributes<T>(out.Item);
+  }
+
+  /**
+   * Waits for another worker's lease to end (it completed, released, or timed out), so concurrent duplicates
+   * get the first request's answer instead of an error.
+   */
+  async waitWhileLeased<T extends ClaimedRecord>(key: RecordKey, timeoutMs: number, intervalMs = 50): Promise<T | undefined> {
+    const deadline = this.now() + timeoutMs;
+    let delay = intervalMs;
+    for (;;) {
+      const record = await this.get<T>(key);
+      if (!record || !isLeased(record, this.now())) return record;
+      if (this.now() + delay > deadline) return record;
+      await this.sleep(delay);
+      delay = Math.min(delay * 2, 400);
+    }
+  }
+
+  private classify<T extends ClaimedRecord>(record: T, fingerprint: string, now: number): ClaimOutcome<T> {
+    if (record.fingerprint !== fingerprint) return { kind: 'conflict', record };
+    // A PENDING record whose lease just ran out is about to be taken over: the caller waits and claims again.
+    if (isLeased(record, now) || record.claim_status === 'PENDING') return { kind: 'in_progress', record };
+    return { kind: 'done', record };
+  }
+}
+
+export function isLeased(record: ClaimedRecord, now: number): boolean {
+  return record.lease_token !== undefined && (record.lease_until ?? 0) >= now;
+}
