@@ -1,0 +1,38 @@
+/**
+ * Route → required scope. The keys are HTTP API route keys exactly as declared ("METHOD /path/{param}"),
+ * which is also what API Gateway (and serverless-offline) put in the authorizer event's `routeKey`.
+ * A route that is not listed here is denied: adding a route means adding its scope here.
+ */
+export const ROUTE_SCOPES = {
+  'POST /h5-orders': 'payments:write',
+  'GET /h5-orders/{out_trade_no}': 'payments:read',
+  'POST /repayment-contracts': 'contracts:write',
+  'GET /repayment-contracts/{out_contract_code}': 'contracts:read',
+  'POST /contract-orders': 'payments:write',
+  'GET /contract-orders/{out_trade_no}': 'payments:read',
+} as const satisfies Record<string, string>;
+
+export type ProtectedRouteKey = keyof typeof ROUTE_SCOPES;
+export type Scope = (typeof ROUTE_SCOPES)[ProtectedRouteKey];
+
+// A Map, so that route keys such as "constructor" or "__proto__" can never hit Object.prototype.
+const table: ReadonlyMap<string, Scope> = new Map(Object.entries(ROUTE_SCOPES) as [string, Scope][]);
+
+/** The scope a route requires, or undefined when the route is unknown (and must therefore be denied). */
+export function requiredScopeFor(routeKey: string | undefined | null): Scope | undefined {
+  if (typeof routeKey !== 'string') return undefined;
+  return table.get(routeKey);
+}
+
+export type ScopeDecision =
+  | { allowed: true; required: Scope }
+  | { allowed: false; reason: 'unknown_route' }
+  | { allowed: false; reason: 'insufficient_scope'; required: Scope };
+
+/** Fail-closed check of granted scopes against the route table. */
+export function authorizeRoute(routeKey: string | undefined | null, granted: readonly string[]): ScopeDecision {
+  const required = requiredScopeFor(routeKey);
+  if (required === undefined) return { allowed: false, reason: 'unknown_route' };
+  if (!granted.includes(required)) return { allowed: false, reason: 'insufficient_scope', required };
+  return { allowed: true, required };
+}
