@@ -4,20 +4,16 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ClaimStore, type ClaimedRecord } from '../../../shared/store/claims';
 import { claimedCall } from '../../../shared/store/claimed-call';
 import { applyTransition } from '../../../shared/store/transitions';
-import { ensureTable, freePort, localDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal } from '../../../scripts/local/dynamodb';
+import { localStack, testDynamoDbClient } from '../../support/env';
 
-let db: DynamoDbLocal;
 let client: DynamoDBClient;
-const tableName = `claims-${randomUUID().slice(0, 8)}`;
+let tableName: string;
 
-beforeAll(async () => {
-  db = await startDynamoDbLocal({ port: await freePort() });
-  client = localDynamoDbClient(db.endpoint);
-  await ensureTable(client, tableName);
+beforeAll(() => {
+  client = testDynamoDbClient();
+  tableName = localStack().tableName;
 });
-afterAll(async () => {
-  await db?.stop();
-});
+afterAll(() => client?.destroy());
 
 const key = () => ({ pk: `TEST#${randomUUID()}`, sk: 'X' });
 
