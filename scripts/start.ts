@@ -1,0 +1,192 @@
+/**
+ * `npm start`: the whole stack on this machine, no internet, no merchant account.
+ *
+ *   .local/ keys + secrets (first run) -> DynamoDB Local (:8000, data in .local/dynamodb/) + table
+ *   -> the WeChat Pay sandbox (:4010, backup :4011) -> serverless-offline (:3000)
+ *
+ * Ports: DYNAMODB_PORT, SANDBOX_PORT, SANDBOX_BACKUP_PORT, API_PORT, LAMBDA_PORT. Ctrl-C stops everything.
+ */
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureTable, localDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal } from './local/dynamodb';
+import { localFunctionEnv } from './local/env';
+import { exampleRequests } from './local/examples';
+import { ensureLocalConfig, type LocalSandboxConfig } from './local/generate';
+import { checkServerlessYml, startOffline } from './local/offline';
+import { assertPortFree, portFromEnv, StartupError } from './local/process';
+import { mintDevToken } from './local/token';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const LOCAL_DIR = join(ROOT, '.local');
+/** serverless.yml names the table `wechatpay-${sls:stage}`; the stage here is `local`. */
+const TABLE_NAME = 'wechatpay-local';
+const STAGE = 'local';
+
+const tty = process.stdout.isTTY;
+const color = (code: number) => (text: string) => (tty ? `\x1b[${code}m${text}\x1b[0m` : text);
+const green = color(32);
+const red = color(31);
+const dim = color(2);
+const bold = color(1);
+
+const ok = (text: string) => console.log(`${green('✓')} ${text}`);
+const step = (text: string) => console.log(dim(`… ${text}`));
+
+type Stoppable = { name: string; stop: () => Promise<unknown> };
+const running: Stoppable[] = [];
+let stopping: Promise<void> | undefined;
+
+function stopAll(): Promise<void> {
+  stopping ??= (async () => {
+    for (const item of running.reverse()) {
+      try {
+        await item.stop();
+      } catch (error) {
+        console.error(red(`✗ stopping ${item.name}: ${(error as Error).message}`));
+      }
+    }
+  })();
+  return stopping;
+}
+
+function onSignal(signal: NodeJS.Signals) {
+  if (stopping) {
+    console.log(red('forced exit'));
+    process.exit(130);
+  }
+  console.log(dim(`\n${signal}: stopping…`));
+  void stopAll().then(() => {
+    console.log(dim('stopped'));
+    process.exit(0);
+  });
+}
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+async function main(): Promise<void> {
+  const began = performance.now();
+  const since = () => `${((performance.now() - began) / 1000).toFixed(1)} s`;
+  const env = process.env;
+  const ports = {
+    dynamodb: portFromEnv(env, 'DYNAMODB_PORT', 8000),
+    sandbox: portFromEnv(env, 'SANDBOX_PORT', 4010),
+    sandboxBackup: portFromEnv(env, 'SANDBOX_BACKUP_PORT', 4011),
+    api: portFromEnv(env, 'API_PORT', 3000),
+    lambda: portFromEnv(env, 'LAMBDA_PORT', 3002),
+  };
+  const names: Record<keyof typeof ports, string> = {
+    dynamodb: 'DYNAMODB_PORT',
+    sandbox: 'SANDBOX_PORT',
+    sandboxBackup: 'SANDBOX_BACKUP_PORT',
+    api: 'API_PORT',
+    lambda: 'LAMBDA_PORT',
+  };
+  const seen = new Map<number, string>();
+  for (const [key, port] of Object.entries(ports) as [keyof typeof ports, number][]) {
+    const other = seen.get(port);
+    if (other) throw new StartupError(`${names[key]} and ${other} are both ${port}; give each its own port`);
+    seen.set(port, names[key]);
+  }
+  // Every port up front, so a taken one fails in a second instead of after the JVM start.
+  for (const [key, port] of Object.entries(ports) as [keyof typeof ports, number][]) {
+    await assertPortFree(port, names[key]);
+  }
+  checkServerlessYml(ROOT);
+
+  const config = await ensureLocalConfig(LOCAL_DIR);
+  ok(config.created.length ? `keys and secrets generated in .local/ (first run)` : `keys and secrets from .local/`);
+
+  // The JVM start dominates: start it first, the sandbox meanwhile.
+  const dynamoPromise = startDynamoDbLocal({
+    port: ports.dynamodb,
+    inMemory: false,
+    dbPath: join(LOCAL_DIR, 'dynamodb'),
+  });
+  dynamoPromise.then(
+    (d) => running.push({ name: 'DynamoDB Local', stop: d.stop }),
+    () => {},
+  );
+  const sandboxPromise = startSandboxInProcess(config.sandbox, ports.sandbox, ports.sandboxBackup);
+  sandboxPromise.then(
+    (s) => running.push({ name: 'sandbox', stop: () => s.close() }),
+    () => {},
+  );
+  const [dynamo, sandbox] = await Promise.all([dynamoPromise, sandboxPromise]);
+  ok(`WeChat Pay sandbox on :${ports.sandbox} (backup :${ports.sandboxBackup})`);
+  ok(`DynamoDB Local on :${ports.dynamodb} ${dim('(data in .local/dynamodb/)')}`);
+
+  await createTable(dynamo);
+  ok(`table ${TABLE_NAME}`);
+
+  const apiUrl = `http://127.0.0.1:${ports.api}`;
+  const functionEnv = localFunctionEnv({
+    secretsFile: config.files.secrets,
+    tableName: TABLE_NAME,
+    dynamodbEndpoint: dynamo.endpoint,
+    wechatpayBaseUrl: sandbox.url,
+    wechatpayBackupBaseUrl: sandbox.backupUrl,
+    publicBaseUrl: apiUrl,
+    jwt: config.jwt,
+  });
+  step('starting the API (serverless-offline + esbuild)…');
+  const offline = await startOffline({
+    root: ROOT,
+    stage: STAGE,
+    httpPort: ports.api,
+    lambdaPort: ports.lambda,
+    env: { ...functionEnv, FORCE_COLOR: tty ? '1' : '0' },
+  });
+  running.push({ name: 'serverless-offline', stop: offline.stop });
+  ok(`API on ${apiUrl} ${dim(`(ready in ${since()})`)}`);
+
+  const token = await mintDevToken(config.jwt);
+  console.log(`\n${bold('Ready.')} Try:\n`);
+  console.log(exampleRequests({ apiUrl, sandboxUrl: sandbox.url, token }));
+  console.log(dim(`\nCtrl-C stops everything. API logs follow.\n`));
+  offline.follow((chunk) => process.stdout.write(chunk));
+  offline.child.once('exit', (code, signal) => {
+    // A terminal Ctrl-C reaches the child too; give our own SIGINT handler the first word.
+    setTimeout(() => {
+      if (stopping) return;
+      console.error(red(`✗ serverless-offline exited (${signal ?? `code ${code}`}); stopping`));
+      void stopAll().then(() => process.exit(1));
+    }, 200);
+  });
+}
+
+/** The sandbox runs in this process (sandbox/index.ts). */
+async function startSandboxInProcess(sandboxConfig: LocalSandboxConfig, port: number, backupPort: number) {
+  const { startSandbox } = await import('../sandbox/index');
+  try {
+    return await startSandbox({ config: sandboxConfig, port, backupPort, host: '127.0.0.1' });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') {
+      const taken = (error as { port?: number }).port;
+      throw new StartupError(
+        `port ${taken ?? `${port}/${backupPort}`} is in use; set ${taken === backupPort ? 'SANDBOX_BACKUP_PORT' : 'SANDBOX_PORT'}`,
+      );
+    }
+    throw error;
+  }
+}
+
+async function createTable(dynamo: DynamoDbLocal): Promise<void> {
+  const client = localDynamoDbClient(dynamo.endpoint);
+  try {
+    await ensureTable(client, TABLE_NAME);
+  } finally {
+    client.destroy();
+  }
+}
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+try {
+  await main();
+} catch (error) {
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(red(`✗ ${message}`));
+  if (!(error instanceof StartupError) && process.env.DEBUG) console.error(error);
+  await stopAll();
+  process.exit(1);
+}
