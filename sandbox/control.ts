@@ -1,0 +1,101 @@
+/**
+ * `/sandbox/*`: the test and debugging API (no authentication; loopback use only).
+ *   GET  /sandbox/health | /sandbox/info | /sandbox/notifications | /sandbox/orders | /sandbox/contracts
+ *   GET  /sandbox/faults         POST /sandbox/faults  {…switches}
+ *   POST /sandbox/act            {url | out_trade_no | out_contract_code | contract_code, mchid?, action}
+ *   POST /sandbox/reset          GET|POST /sandbox/time {advance_seconds}
+ */
+import { ACTIONS, isTarget, perform, resolveActInput, type ActInput, type SandboxAction } from './actions';
+import type { SandboxContext } from './context';
+import { FaultInputError } from './faults';
+
+export interface ControlAnswer {
+  status: number;
+  body: unknown;
+}
+
+export interface ControlHost {
+  ctx: SandboxContext;
+  info(): Record<string, unknown>;
+  reset(): Promise<void>;
+}
+
+const bad = (message: string): ControlAnswer => ({ status: 400, body: { code: 'BAD_REQUEST', message } });
+
+function parseObject(raw: Buffer): Record<string, unknown> | undefined {
+  if (raw.length === 0) return {};
+  try {
+    const v: unknown = JSON.parse(raw.toString('utf8'));
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const optString = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+export async function handleControl(host: ControlHost, method: string, path: string, query: URLSearchParams, raw: Buffer): Promise<ControlAnswer> {
+  const { ctx } = host;
+  const route = `${method} ${path}`;
+  switch (route) {
+    case 'GET /sandbox/health':
+      return { status: 200, body: { ok: true } };
+    case 'GET /sandbox/info':
+      return { status: 200, body: host.info() };
+    case 'GET /sandbox/notifications': {
+      let list = ctx.notifier.list();
+      const event = query.get('event');
+      const id = query.get('id');
+      if (event) list = list.filter((a) => a.event === event);
+      if (id) list = list.filter((a) => a.id === id);
+      return { status: 200, body: list };
+    }
+    case 'GET /sandbox/orders':
+      return { status: 200, body: ctx.state.listOrders() };
+    case 'GET /sandbox/contracts':
+      return { status: 200, body: ctx.state.listContracts() };
+    case 'GET /sandbox/faults':
+      return { status: 200, body: ctx.faults.snapshot() };
+    case 'POST /sandbox/faults': {
+      const body = parseObject(raw);
+      if (!body) return bad('body must be a JSON object');
+      try {
+        return { status: 200, body: await ctx.faults.set(body) };
+      } catch (err) {
+        if (err instanceof FaultInputError) return bad(err.message);
+        throw err;
+      }
+    }
+    case 'POST /sandbox/reset':
+      await host.reset();
+      return { status: 200, body: { ok: true } };
+    case 'GET /sandbox/time':
+      return { status: 200, body: { now: new Date(ctx.clock.now()).toISOString(), offset_seconds: ctx.clock.offsetSeconds() } };
+    case 'POST /sandbox/time': {
+      const body = parseObject(raw);
+      const advance = body?.['advance_seconds'];
+      if (typeof advance !== 'number' || !Number.isFinite(advance)) return bad('advance_seconds must be a number');
+      ctx.clock.advance(advance);
+      return { status: 200, body: { now: new Date(ctx.clock.now()).toISOString(), offset_seconds: ctx.clock.offsetSeconds() } };
+    }
+    case 'POST /sandbox/act': {
+      const body = parseObject(raw);
+      if (!body) return bad('body must be a JSON object');
+      const action = body['action'];
+      if (typeof action !== 'string' || !(ACTIONS as readonly string[]).includes(action)) {
+        return bad(`action must be one of ${ACTIONS.join(', ')}`);
+      }
+      const input: ActInput = {};
+      for (const k of ['url', 'out_trade_no', 'out_contract_code', 'contract_code', 'mchid'] as const) {
+        const v = optString(body[k]);
+        if (v !== undefined) input[k] = v;
+      }
+      const target = resolveActInput(ctx, input);
+      const result = isTarget(target) ? perform(ctx, target, action as SandboxAction) : target;
+      ctx.log('sandbox.act', { action, ok: result.ok, code: result.code });
+      return { status: result.status, body: result };
+    }
+    default:
+      return { status: 404, body: { code: 'NOT_FOUND', message: `no sandbox route ${route}` } };
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * Fault switches (sandbox/README.md "Faults"). Counters are consumed by API calls (`/v3/…` and
+ * `/pay/contractorder`) or by notification deliveries; switches stay until changed or reset.
+ */
+export type TimeoutMode = 'before' | 'after';
+export type NotifyOrder = 'normal' | 'reversed';
+
+export interface FaultSettings {
+  /** Next N API calls answer 500 SYSTEM_ERROR (v2: result_code FAIL, err_code SYSTEMERROR). */
+  systemError: number;
+  /** Next N API calls never answer: the socket is held, then destroyed after `timeoutHangMs`. */
+  timeout: number;
+  /** `before`: hang without processing; `after`: process the call (state changes!) then hang. */
+  timeoutMode: TimeoutMode;
+  timeoutHangMs: number;
+  /** Next N v3 answers carry a `WECHATPAY/SIGNTEST/…` probe signature. */
+  signTest: number;
+  /** Only API calls whose path contains this string consume the three counters above. */
+  match: string;
+  /** Next N v3 notification deliveries carry a probe signature. */
+  notifySignTest: number;
+  /** Each delivery attempt is sent this many times concurrently (1 = normal). */
+  notifyCopies: number;
+  /** Extra real-time delay (ms) before the first attempt of every notification group. */
+  notifyDelayMs: number;
+  /** `reversed`: contract before payment (contractorder), deduction before signing (credit repayment). */
+  notifyOrder: NotifyOrder;
+  /** Main listener closed (connections refused); the backup listener keeps serving. */
+  mainDown: boolean;
+}
+
+export type ApiFault = 'system-error' | 'timeout-before' | 'timeout-after';
+
+const DEFAULTS: FaultSettings = {
+  systemError: 0,
+  timeout: 0,
+  timeoutMode: 'before',
+  timeoutHangMs: 30_000,
+  signTest: 0,
+  match: '',
+  notifySignTest: 0,
+  notifyCopies: 1,
+  notifyDelayMs: 0,
+  notifyOrder: 'normal',
+  mainDown: false,
+};
+
+export class FaultInputError extends Error {
+  override name = 'FaultInputError';
+}
+
+function count(value: unknown, name: string, min = 0): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new FaultInputError(`${name} must be an integer >= ${min}`);
+  }
+  return value;
+}
+
+export class Faults {
+  private s: FaultSettings = { ...DEFAULTS };
+
+  constructor(private readonly mainSwitch: (down: boolean) => Promise<void>) {}
+
+  snapshot(): FaultSettings {
+    return { ...this.s };
+  }
+
+  /** Applies a partial update (the JSON of `POST /sandbox/faults`). Unknown keys are rejected. */
+  async set(patch: Record<string, unknown>): Promise<FaultSettings> {
+    const next = { ...this.s };
+    for (const [key, value] of Object.entries(patch)) {
+      switch (key) {
+        case 'systemError':
+        case 'timeout':
+        case 'signTest':
+        case 'notifySignTest':
+        case 'notifyDelayMs':
+        case 'timeoutHangMs':
+          next[key] = count(value, key);
+          break;
+        case 'notifyCopies':
+          next.notifyCopies = count(value, key, 1);
+          break;
+        case 'timeoutMode':
+          if (value !== 'before' && value !== 'after') throw new FaultInputError('timeoutMode must be "before" or "after"');
+          next.timeoutMode = value;
+          break;
+        case 'notifyOrder':
+          if (value !== 'normal' && value !== 'reversed') throw new FaultInputError('notifyOrder must be "normal" or "reversed"');
+          next.notifyOrder = value;
+          break;
+        case 'match':
+          if (typeof value !== 'string') throw new FaultInputError('match must be a string');
+          next.match = value;
+          break;
+        case 'mainDown':
+          if (typeof value !== 'boolean') throw new FaultInputError('mainDown must be a boolean');
+          next.mainDown = value;
+          break;
+        default:
+          throw new FaultInputError(`unknown fault switch: ${key}`);
+      }
+    }
+    const switchMain = next.mainDown !== this.s.mainDown;
+    this.s = next;
+    if (switchMain) await this.mainSwitch(next.mainDown);
+    return this.snapshot();
+  }
+
+  systemError(n = 1, match = ''): Promise<FaultSettings> {
+    return this.set({ systemError: n, match });
+  }
+
+  timeout(n = 1, mode: TimeoutMode = 'before', match = ''): Promise<FaultSettings> {
+    return this.set({ timeout: n, timeoutMode: mode, match });
+  }
+
+  signTest(n = 1, match = ''): Promise<FaultSettings> {
+    return this.set({ signTest: n, match });
+  }
+
+  notifySignTest(n = 1): Promise<FaultSettings> {
+    return this.set({ notifySignTest: n });
+  }
+
+  duplicateNotifications(copies = 2): Promise<FaultSettings> {
+    return this.set({ notifyCopies: copies });
+  }
+
+  delayNotifications(ms: number): Promise<FaultSettings> {
+    return this.set({ notifyDelayMs: ms });
+  }
+
+  outOfOrder(on = true): Promise<FaultSettings> {
+    return this.set({ notifyOrder: on ? 'reversed' : 'normal' });
+  }
+
+  refuseMain(): Promise<FaultSettings> {
+    return this.set({ mainDown: true });
+  }
+
+  restoreMain(): Promise<FaultSettings> {
+    return this.set({ mainDown: false });
+  }
+
+  async reset(): Promise<FaultSettings> {
+    const wasDown = this.s.mainDown;
+    this.s = { ...DEFAULTS };
+    if (wasDown) await this.mainSwitch(false);
+    return this.snapshot();
+  }
+
+  /** Consumed once per API call, before it is processed. */
+  takeApiFault(path: string): ApiFault | undefined {
+    if (this.s.match !== '' && !path.includes(this.s.match)) return undefined;
+    if (this.s.systemError > 0) {
+      this.s.systemError -= 1;
+      return 'system-error';
+    }
+    if (this.s.timeout > 0) {
+      this.s.timeout -= 1;
+      return this.s.timeoutMode === 'after' ? 'timeout-after' : 'timeout-before';
+    }
+    return undefined;
+  }
+
+  /** Consumed once per signed v3 answer. */
+  takeSignTest(path: string): boolean {
+    if (this.s.match !== '' && !path.includes(this.s.match)) return false;
+    if (this.s.signTest > 0) {
+      this.s.signTest -= 1;
+      return true;
+    }
+    return false;
+  }
+
+  takeNotifySignTest(): boolean {
+    if (this.s.notifySignTest > 0) {
+      this.s.notifySignTest -= 1;
+      return true;
+    }
+    return false;
+  }
+
+  get notifyCopies(): number {
+    return this.s.notifyCopies;
+  }
+
+  get notifyDelayMs(): number {
+    return this.s.notifyDelayMs;
+  }
+
+  get notifyOrder(): NotifyOrder {
+    return this.s.notifyOrder;
+  }
+
+  get timeoutHangMs(): number {
+    return this.s.timeoutHangMs;
+  }
+}
