@@ -90,7 +90,7 @@ async function open(
   body: Buffer,
 ): Promise<{ merchant: MerchantContext; notification: OpenedNotification }> {
   const attempt = (m: MerchantContext) =>
-    openNotification({ headers, body, keys: m.verifierKeys, apiV3Key: m.apiV3Key, now: Math.floor(rt.now() / 1000) });
+    openNotification({ headers, body, keys: m.verifierKeys, apiV3Key: m.apiV3Key, now: rt.now });
   try {
     return { merchant, notification: attempt(merchant) };
   } catch (error) {
