@@ -41,7 +41,7 @@ export async function claimedCall<T extends ClaimedRecord>(options: ClaimedCallO
     const outcome = await claims.claim<T>(key, fingerprint, leaseMs, options.initial);
     switch (outcome.kind) {
       case 'claimed':
-        return { record: await callUnderLease(options, outcome.token, undefined), replayed: false };
+        return { record: await callUnderLease(options, outcome.token, outcome.record), replayed: false };
       case 'conflict':
         throw options.onConflict(outcome.record);
       case 'in_progress':

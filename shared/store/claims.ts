@@ -32,7 +32,8 @@ export interface ClaimedRecord extends Item {
 }
 
 export type ClaimOutcome<T extends ClaimedRecord> =
-  | { kind: 'claimed'; token: string }
+  /** `record` is set when a dead holder's PENDING claim was taken over: what it had written is still there. */
+  | { kind: 'claimed'; token: string; record?: T }
   /** The key is taken by a different request. */
   | { kind: 'conflict'; record: T }
   /** The same request is being served by someone else right now. */
@@ -89,9 +90,7 @@ export class ClaimStore {
         new PutItemCommand({
           TableName: this.tableName,
           Item: toAttributes(item),
-          ConditionExpression:
-            'attribute_not_exists(pk) OR (fingerprint = :fp AND claim_status = :pending AND lease_until < :now)',
-          ExpressionAttributeValues: toAttributes({ ':fp': fingerprint, ':pending': 'PENDING', ':now': now }),
+          ConditionExpression: 'attribute_not_exists(pk)',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
@@ -100,7 +99,34 @@ export class ClaimStore {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const record = fromAttributes<T>(error.Item) ?? (await this.get<T>(key));
       if (!record) return this.claim(key, fingerprint, leaseMs, attributes); // deleted in between: try again
+      if (record.fingerprint === fingerprint && record.claim_status === 'PENDING' && !isLeased(record, now)) {
+        const token = await this.takeOver(key, record, leaseMs, now);
+        return token ? { kind: 'claimed', token, record } : { kind: 'in_progress', record };
+      }
       return this.classify(record, fingerprint, now);
+    }
+  }
+
+  /**
+   * Takes over a PENDING claim whose holder died. An update, not a put: whatever was written meanwhile (a
+   * notification may already have moved the state) is kept; only the lease changes hands.
+   */
+  private async takeOver(key: RecordKey, record: ClaimedRecord, leaseMs: number, now: number): Promise<string | undefined> {
+    const token = randomUUID();
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: toAttributes({ ...key }),
+          UpdateExpression: 'SET lease_token = :token, lease_until = :until',
+          ConditionExpression: 'claim_status = :pending AND lease_until = :seen',
+          ExpressionAttributeValues: toAttributes({ ':token': token, ':until': now + leaseMs, ':pending': 'PENDING', ':seen': record.lease_until ?? 0 }),
+        }),
+      );
+      return token;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
     }
   }
 

@@ -14,4 +14,10 @@ export const keys = {
     pk: `UNMATCHED#${product}#${businessKey}`,
     sk: `NOTIFY#${notificationId}`,
   }),
+  /** The first repayment of a credit-repayment presign (`trade_info.out_trade_no`): its result, and its contract. */
+  repayment: (outTradeNo: string): RecordKey => ({ pk: `REPAY#${outTradeNo}`, sk: 'REPAYMENT' }),
+  /** WeChat's contract_id → our out_contract_code, for notifications that carry only the former. */
+  repaymentContractId: (contractId: string): RecordKey => ({ pk: `CONTRACTID#${contractId}`, sk: 'CONTRACT' }),
+  /** A queued presign refused before it could own its out_contract_code (unreadable code, or the code is taken). */
+  presignMessageRejection: (messageId: string): RecordKey => ({ pk: `PRESIGNMSG#${messageId}`, sk: 'REJECTED' }),
 };

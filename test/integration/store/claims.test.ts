@@ -37,8 +37,12 @@ describe('ClaimStore against DynamoDB Local', () => {
     const store = new ClaimStore({ client, tableName, now: () => now });
     const k = key();
     expect((await store.claim(k, 'fp', 1_000)).kind).toBe('claimed');
+    await store.touch(k, { state: 'SUCCESS' }); // e.g. a notification landed while the holder was dead
     now += 5_000;
-    expect((await store.claim(k, 'fp', 1_000)).kind).toBe('claimed');
+    const takeover = await store.claim<ClaimedRecord & { state?: string }>(k, 'fp', 1_000, { state: 'CREATING' });
+    expect(takeover.kind).toBe('claimed');
+    if (takeover.kind === 'claimed') expect(takeover.record?.state).toBe('SUCCESS');
+    expect((await store.get<{ state: string }>(k))?.state).toBe('SUCCESS');
   });
 
   it('makes one call for 20 concurrent identical requests and gives all of them its answer', async () => {

@@ -1,0 +1,244 @@
+import { ConfigError } from '../config/env';
+import { conflict, ServiceError, unavailable } from '../http/errors';
+import { validate } from '../http/validation';
+import type { MerchantContext } from '../merchant/context';
+import type { Runtime } from '../runtime/container';
+import { logger } from '../runtime/logger';
+import { ClaimLostError } from '../store/claims';
+import { claimedCall } from '../store/claimed-call';
+import type { Item } from '../store/items';
+import { keys, type RecordKey } from '../store/keys';
+import type { WechatPayV2Client } from '../wechatpay';
+import { classifyAnswer, classifyError, refusalError, type CallOutcome } from './outcome';
+import { payParams } from './pay-params';
+import {
+  answerIsUsable,
+  MWEB_URL_TTL_MS,
+  PREPAY_TTL_MS,
+  toAnswer,
+  type ContractCodeRecord,
+  type ContractOrderAnswer,
+  type ContractOrderRecord,
+} from './record';
+import { createContractOrderSchema, type CreateContractOrderInput } from './schema';
+import { canonicalParams, CONTRACT_ORDER_PATH, contractOrderParams, type ContractOrderParams } from './wechat-request';
+
+/** Orders are kept long enough for any refund or dispute window, then expire by TTL. Contract codes never expire. */
+const RETENTION_SECONDS = 400 * 24 * 3600;
+/** Longer than the v2 client's worst case (3 attempts × timeout + backoff) so the lease outlives the call. */
+const LEASE_MS = 30_000;
+
+export interface CreateContractOrderResult {
+  answer: ContractOrderAnswer;
+  replayed: boolean;
+}
+
+const busy = () =>
+  new ServiceError(409, 'REQUEST_IN_PROGRESS', 'the same contract order is being created; retry shortly', { retryAfterSeconds: 1 });
+
+/**
+ * `POST /contract-orders` (pay-and-sign, APIv2 `/pay/contractorder`).
+ *
+ * - Same request again → the stored answer while its prepay_id (2 h) and, for MWEB, its mweb_url (5 min) are
+ *   usable; after that 409: the contract code was sent and is single-use, so only a new order can follow.
+ * - A different request for the same out_trade_no, or for the same contract_code → 409 without calling WeChat.
+ * - N concurrent identical requests → one WeChat call (the order claim), the others get its answer.
+ * - WeChat's answer lost → 503 + Retry-After; only the identical request may try again (both keys stay bound).
+ */
+export async function createContractOrder(rt: Runtime, body: unknown): Promise<CreateContractOrderResult> {
+  const input = validate(createContractOrderSchema, body);
+  const merchant = await rt.merchants.get('direct');
+  const client = merchant.v2;
+  const apiV2Key = merchant.apiV2Key;
+  if (!client || !apiV2Key) throw new ConfigError('the direct merchant secret has no apiV2Key (needed for contract orders)');
+
+  const params = contractOrderParams(input, merchant, rt.config.publicBaseUrl);
+  const fingerprint = merchant.fingerprint(canonicalParams(params));
+  const attempt: Attempt = { rt, input, merchant, client, apiV2Key, params, fingerprint };
+
+  const { record, replayed } = await claimedCall<ContractOrderRecord>({
+    claims: rt.claims,
+    key: keys.contractOrder(input.out_trade_no),
+    fingerprint,
+    leaseMs: LEASE_MS,
+    initial: {
+      kind: 'CONTRACT_ORDER',
+      out_trade_no: input.out_trade_no,
+      mchid: merchant.mchid,
+      appid: merchant.appid,
+      total_fee: input.total_fee,
+      trade_type: input.trade_type,
+      contract_code: input.contract_code,
+      plan_id: String(input.plan_id),
+      state: 'CREATING',
+      expires_at: Math.floor(rt.now() / 1000) + RETENTION_SECONDS,
+    },
+    // Only a lost answer is asked again (with the identical parameters); everything else is answered from the record.
+    onRepeat: (existing) => (existing.state === 'UNCERTAIN' ? 'renew' : 'replay'),
+    onConflict: () =>
+      conflict('OUT_TRADE_NO_USED', `out_trade_no ${input.out_trade_no} was already used for a different contract order`),
+    onBusy: busy,
+    call: (existing) => callWechat(attempt, existing),
+  });
+  return { answer: settle(rt, record, replayed), replayed };
+}
+
+interface Attempt {
+  rt: Runtime;
+  input: CreateContractOrderInput;
+  merchant: MerchantContext;
+  client: WechatPayV2Client;
+  apiV2Key: string;
+  params: ContractOrderParams;
+  fingerprint: string;
+}
+
+/** Turns the stored record into the answer, or into the error the same request always gets. */
+function settle(rt: Runtime, record: ContractOrderRecord, replayed: boolean): ContractOrderAnswer {
+  switch (record.state) {
+    case 'UNCERTAIN':
+      throw unavailable('WeChat Pay did not give a usable answer; send the same request again');
+    case 'REJECTED':
+      throw refusalError(record.refusal ?? {});
+    case 'CREATING':
+      throw busy();
+    default:
+      // A fresh answer is always handed over; a stored one only while it still opens the cashier.
+      if (!replayed || answerIsUsable(record, rt.now())) return toAnswer(record);
+      if (record.state === 'SUCCESS') {
+        throw conflict('ORDERPAID', `contract order ${record.out_trade_no} is already paid`);
+      }
+      throw conflict(
+        'PREPAY_EXPIRED',
+        `the ${record.trade_type === 'MWEB' ? 'mweb_url' : 'prepay_id'} of contract order ${record.out_trade_no} has expired; contract codes are single-use, so create a new order with a new out_trade_no and contract_code`,
+      );
+  }
+}
+
+/** Runs under the order's lease: reserve the contract code, make the one call, store what it consumed. */
+async function callWechat(a: Attempt, existing: ContractOrderRecord | undefined): Promise<Item> {
+  const { rt, input } = a;
+  const codeKey = keys.contractCode(input.contract_code);
+  const reservation = await reserveCode(a, codeKey);
+  // An earlier attempt of this very request may have reached WeChat: from now on nothing is given back.
+  const earlierUnknown = existing?.state === 'UNCERTAIN' || reservation.earlierUnknown;
+
+  let outcome: CallOutcome;
+  try {
+    const response = await a.client.post(CONTRACT_ORDER_PATH, a.params);
+    outcome = classifyAnswer(response.data, {
+      outTradeNo: input.out_trade_no,
+      contractCode: input.contract_code,
+      tradeType: input.trade_type,
+    });
+  } catch (error) {
+    try {
+      outcome = classifyError(error);
+    } catch (bug) {
+      await rt.claims.release(codeKey, reservation.token);
+      throw bug;
+    }
+  }
+  logger.info('contractorder answered', {
+    out_trade_no: input.out_trade_no,
+    outcome: outcome.kind,
+    ...(outcome.kind === 'unknown' ? { reason: outcome.reason } : {}),
+    ...(outcome.kind === 'refused' ? { err_code: outcome.refusal.err_code, contract_err_code: outcome.refusal.contract_err_code } : {}),
+  });
+
+  switch (outcome.kind) {
+    case 'ok': {
+      const now = rt.now();
+      await completeCode(a, codeKey, reservation.token, { state: 'PENDING' });
+      return {
+        state: existing && existing.state !== 'UNCERTAIN' && existing.state !== 'CREATING' ? existing.state : 'NOTPAY',
+        prepay_id: outcome.prepayId,
+        prepay_expires_at: Math.min(now + PREPAY_TTL_MS, timeExpireMs(input.time_expire) ?? Number.POSITIVE_INFINITY),
+        code_url: outcome.codeUrl,
+        mweb_url: outcome.mwebUrl,
+        mweb_url_expires_at: outcome.mwebUrl ? now + MWEB_URL_TTL_MS : undefined,
+        pay_params: payParams({
+          tradeType: input.trade_type,
+          appid: a.merchant.appid,
+          mchid: a.merchant.mchid,
+          prepayId: outcome.prepayId,
+          apiV2Key: a.apiV2Key,
+          now,
+        }),
+      };
+    }
+    case 'unknown':
+      await completeCode(a, codeKey, reservation.token, { state: 'UNCERTAIN' });
+      return { state: 'UNCERTAIN', last_unknown_reason: outcome.reason };
+    case 'not_accepted':
+      if (earlierUnknown) await completeCode(a, codeKey, reservation.token, { state: 'UNCERTAIN' });
+      else await rt.claims.release(codeKey, reservation.token);
+      // Nothing changed at WeChat by this call: the order claim is given back (or, after an unknown, kept as it was).
+      throw outcome.error;
+    case 'refused': {
+      const codeUsed = outcome.consumes.code || earlierUnknown;
+      const orderUsed = outcome.consumes.order || earlierUnknown;
+      if (codeUsed) await completeCode(a, codeKey, reservation.token, { state: 'REJECTED', refusal: outcome.refusal });
+      else await rt.claims.release(codeKey, reservation.token);
+      // The order record keeps the refusal only if the out_trade_no is used up; otherwise the key is given back so
+      // a corrected request (e.g. with a new contract_code) may use the same out_trade_no.
+      if (!orderUsed) throw refusalError(outcome.refusal);
+      return { state: 'REJECTED', refusal: outcome.refusal };
+    }
+  }
+}
+
+/**
+ * Claims the contract code for this request before it is sent: a code held by any other request (or already used)
+ * answers 409 without calling WeChat. The same request finds its own earlier reservation only after an unknown
+ * outcome (or a refusal it is then told about again).
+ */
+async function reserveCode(a: Attempt, codeKey: RecordKey): Promise<{ token: string; earlierUnknown: boolean }> {
+  const { rt, input } = a;
+  const outcome = await rt.claims.claim<ContractCodeRecord>(codeKey, a.fingerprint, LEASE_MS, {
+    kind: 'CONTRACT_CODE',
+    contract_code: input.contract_code,
+    out_trade_no: input.out_trade_no,
+    mchid: a.merchant.mchid,
+    plan_id: String(input.plan_id),
+    state: 'RESERVED',
+  });
+  switch (outcome.kind) {
+    case 'claimed':
+      return { token: outcome.token, earlierUnknown: false };
+    case 'conflict':
+      throw codeUsed(input.contract_code);
+    case 'in_progress':
+      throw busy();
+    case 'done': {
+      const record = outcome.record;
+      if (record.state === 'REJECTED') throw refusalError(record.refusal ?? {});
+      if (record.state !== 'UNCERTAIN') throw codeUsed(input.contract_code);
+      const token = await rt.claims.renew(codeKey, a.fingerprint, LEASE_MS);
+      if (!token) throw busy();
+      return { token, earlierUnknown: true };
+    }
+  }
+}
+
+const codeUsed = (contractCode: string) =>
+  conflict('CONTRACT_CODE_USED', `contract_code ${contractCode} was already used; contract codes are single-use, send a new one`);
+
+async function completeCode(a: Attempt, codeKey: RecordKey, token: string, result: Item): Promise<void> {
+  try {
+    await a.rt.claims.complete(codeKey, token, { ...result, out_trade_no: a.input.out_trade_no });
+  } catch (error) {
+    // The code's lease ran out while WeChat answered. The record still carries this request's fingerprint, so no
+    // other request can take the code; the order's answer matters more than this bookkeeping.
+    if (!(error instanceof ClaimLostError)) throw error;
+    logger.warn('contract code lease lost', { contract_code: a.input.contract_code, out_trade_no: a.input.out_trade_no });
+  }
+}
+
+/** `time_expire` is Beijing time (UTC+8); a prepay_id is no use after the order itself expired. */
+function timeExpireMs(timeExpire: string | undefined): number | undefined {
+  const m = timeExpire ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(timeExpire) : null;
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  return Date.UTC(year, month - 1, day, hour - 8, minute, second);
+}

@@ -1,0 +1,192 @@
+import * as v from 'valibot';
+import { UnusableNotificationError, type V2NotificationApplier } from '../notify/v2';
+import type { Runtime } from '../runtime/container';
+import { logger } from '../runtime/logger';
+import { keys } from '../store/keys';
+import { applyTransition, type TransitionOutcome } from '../store/transitions';
+import { recordUnmatched } from '../store/unmatched';
+import {
+  CONTRACT_FORWARD_FROM,
+  PAYMENT_FORWARD_FROM,
+  type ContractCodeRecord,
+  type ContractOrderRecord,
+} from './record';
+
+export const PAYMENT_PRODUCT = 'CONTRACT_ORDER_PAYMENT';
+export const CONTRACT_PRODUCT = 'CONTRACT_ORDER_CONTRACT';
+
+const DIGITS = /^(0|[1-9][0-9]{0,15})$/;
+const digits = (what: string) => v.pipe(v.string(), v.regex(DIGITS, `${what} must be a whole number`));
+const present = () => v.pipe(v.string(), v.minLength(1));
+
+/**
+ * The v2 payment result at `notify_url` (protocol §7.4.1). Only what we bind to and store is required; every other
+ * field WeChat sends (coupons, `settlement_total_fee`, …) is tolerated, and was covered by the sign.
+ */
+export const paymentNotificationSchema = v.pipe(
+  v.looseObject({
+    appid: present(),
+    mch_id: present(),
+    out_trade_no: present(),
+    result_code: v.picklist(['SUCCESS', 'FAIL']),
+    total_fee: digits('total_fee'),
+    transaction_id: v.optional(v.string()),
+    cash_fee: v.optional(digits('cash_fee')),
+    bank_type: v.optional(v.string()),
+    time_end: v.optional(v.string()),
+    is_subscribe: v.optional(v.string()),
+    trade_type: v.optional(v.string()),
+    err_code: v.optional(v.string()),
+    err_code_des: v.optional(v.string()),
+  }),
+  v.forward(
+    v.partialCheck(
+      [['result_code'], ['transaction_id']],
+      (n) => n.result_code !== 'SUCCESS' || (n.transaction_id ?? '') !== '',
+      'transaction_id is required for a payment',
+    ),
+    ['transaction_id'],
+  ),
+);
+
+/** The v2 signing / termination result at `contract_notify_url` (protocol §7.4.2). */
+export const contractNotificationSchema = v.looseObject({
+  mch_id: present(),
+  contract_code: present(),
+  plan_id: present(),
+  result_code: v.optional(v.string()),
+  change_type: v.picklist(['ADD', 'DELETE']),
+  contract_id: present(),
+  operate_time: v.optional(v.string()),
+  contract_expired_time: v.optional(v.string()),
+  contract_termination_mode: v.optional(v.string()),
+  request_serial: v.optional(v.string()),
+});
+
+function parse<S extends v.GenericSchema>(schema: S, fields: unknown, what: string): v.InferOutput<S> {
+  const parsed = v.safeParse(schema, fields);
+  if (parsed.success) return parsed.output;
+  const names = [...new Set(parsed.issues.map((issue) => v.getDotPath(issue) ?? 'fields'))].join(', ');
+  throw new UnusableNotificationError(`${what} is missing or has invalid ${names}`);
+}
+
+export type ApplyResult = TransitionOutcome<ContractOrderRecord>['kind'] | 'ignored';
+
+/**
+ * Payment result → the order's payment state, once: bound to our record by mch_id, appid and total_fee; the event
+ * id is the `transaction_id` (v2 notifications have none of their own). An authentic event we cannot match is kept
+ * and flagged, never dropped, and acknowledged (a retry would not change it).
+ */
+export function contractOrderPaymentApplier(rt: Runtime): V2NotificationApplier {
+  return async (fields) => {
+    const n = parse(paymentNotificationSchema, fields, 'payment notification');
+    const paid = n.result_code === 'SUCCESS';
+    const to = paid ? 'SUCCESS' : 'PAYERROR';
+    const eventId = paid ? (n.transaction_id as string) : `PAYERROR:${n.transaction_id || n.out_trade_no}`;
+    const totalFee = Number(n.total_fee);
+    const outcome = await applyTransition<ContractOrderRecord>(rt.dynamo, rt.config.tableName, {
+      key: keys.contractOrder(n.out_trade_no),
+      to,
+      from: PAYMENT_FORWARD_FROM[to],
+      eventId,
+      now: rt.now(),
+      expect: { kind: 'CONTRACT_ORDER', mchid: n.mch_id, appid: n.appid, total_fee: totalFee },
+      set: paid
+        ? {
+            transaction_id: n.transaction_id,
+            cash_fee: n.cash_fee === undefined ? undefined : Number(n.cash_fee),
+            bank_type: n.bank_type || undefined,
+            time_end: n.time_end || undefined,
+            is_subscribe: n.is_subscribe || undefined,
+          }
+        : { payment_err_code: n.err_code || undefined, payment_err_code_des: n.err_code_des || undefined },
+    });
+
+    let reason: string | undefined;
+    if (outcome.kind === 'unknown') reason = 'no such contract order';
+    else if (outcome.kind === 'mismatch') reason = `differs in ${outcome.fields.join(', ')}`;
+    else if (outcome.kind === 'superseded' && paid && outcome.record.transaction_id !== n.transaction_id) {
+      // A second, different payment for an order that is already paid: the state stays, a person must look.
+      reason = `order already paid by transaction ${outcome.record.transaction_id ?? '(none)'}`;
+    }
+    if (reason) {
+      logger.warn('unmatched payment event', { product: PAYMENT_PRODUCT, out_trade_no: n.out_trade_no, event_id: eventId, reason });
+      await recordUnmatched(rt, PAYMENT_PRODUCT, n.out_trade_no, eventId, {
+        reason,
+        result_code: n.result_code,
+        transaction_id: n.transaction_id,
+        mch_id: n.mch_id,
+        appid: n.appid,
+        total_fee: totalFee,
+      });
+    }
+    return outcome.kind;
+  };
+}
+
+/**
+ * Signing (`ADD`) or termination (`DELETE`) → the contract code's state, forward only: a DELETE that arrives before
+ * its ADD still ends TERMINATED (the late ADD only records when the contract was signed). Bound to our record by
+ * mch_id, contract_code and plan_id; event id `contract_id:change_type`.
+ */
+export function contractOrderContractApplier(rt: Runtime): V2NotificationApplier {
+  return async (fields) => {
+    const n = parse(contractNotificationSchema, fields, 'contract notification');
+    const eventId = `${n.contract_id}:${n.change_type}`;
+    const key = keys.contractCode(n.contract_code);
+    if (n.result_code !== undefined && n.result_code !== 'SUCCESS') {
+      await flag(rt, n, eventId, `result_code ${n.result_code}`);
+      return 'ignored';
+    }
+    const expect = { kind: 'CONTRACT_CODE', mchid: n.mch_id, contract_code: n.contract_code, plan_id: n.plan_id };
+    const signed = n.change_type === 'ADD';
+    const facts = signed
+      ? { contract_id: n.contract_id, signed_at: n.operate_time || undefined, contract_expired_time: n.contract_expired_time || undefined }
+      : {
+          contract_id: n.contract_id,
+          terminated_at: n.operate_time || undefined,
+          contract_termination_mode: n.contract_termination_mode || undefined,
+          contract_expired_time: n.contract_expired_time || undefined,
+        };
+    const to = signed ? 'SIGNED' : 'TERMINATED';
+    let outcome = await applyTransition<ContractCodeRecord>(rt.dynamo, rt.config.tableName, {
+      key,
+      to,
+      from: CONTRACT_FORWARD_FROM[to],
+      eventId,
+      now: rt.now(),
+      expect,
+      set: facts,
+    });
+    if (signed && outcome.kind === 'superseded' && outcome.record.state === 'TERMINATED') {
+      // The ADD was overtaken by its DELETE: keep the state, record the signing facts (once, under the same id).
+      outcome = await applyTransition<ContractCodeRecord>(rt.dynamo, rt.config.tableName, {
+        key,
+        to: 'TERMINATED',
+        from: ['TERMINATED'],
+        eventId,
+        now: rt.now(),
+        expect,
+        set: { signed_at: facts.signed_at, contract_id: outcome.record.contract_id ?? n.contract_id },
+      });
+      if (outcome.kind === 'applied') return 'recorded_late';
+    }
+    if (outcome.kind === 'unknown' || outcome.kind === 'mismatch') {
+      await flag(rt, n, eventId, outcome.kind === 'unknown' ? 'no such contract code' : `differs in ${outcome.fields.join(', ')}`);
+    }
+    return outcome.kind;
+  };
+}
+
+async function flag(rt: Runtime, n: v.InferOutput<typeof contractNotificationSchema>, eventId: string, reason: string): Promise<void> {
+  logger.warn('unmatched contract event', { product: CONTRACT_PRODUCT, contract_code: n.contract_code, event_id: eventId, reason });
+  await recordUnmatched(rt, CONTRACT_PRODUCT, n.contract_code, eventId, {
+    reason,
+    change_type: n.change_type,
+    contract_id: n.contract_id,
+    mch_id: n.mch_id,
+    plan_id: n.plan_id,
+    result_code: n.result_code,
+    operate_time: n.operate_time,
+  });
+}

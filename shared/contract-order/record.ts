@@ -1,0 +1,211 @@
+import type { ClaimedRecord } from '../store/claims';
+import type { PayParams } from './pay-params';
+import type { TradeType } from './schema';
+
+/*
+ * A pay-and-sign order lives in two records:
+ *
+ * - the ORDER (`keys.contractOrder(out_trade_no)`): the claim for the contractorder call, its answer, and the
+ *   payment state driven by the payment notification;
+ * - the CONTRACT CODE (`keys.contractCode(contract_code)`): the claim that makes a contract code single-use, and
+ *   the contract state driven by the signing / termination notification (which names only the contract_code).
+ *
+ * Both carry the same request fingerprint, so the same request finds both as its own and a different one finds
+ * both taken. Neither keeps the request body: only what the answer, the GET and the notification checks need.
+ */
+
+/**
+ * Payment states of the order. `CREATING` while the first call is in flight; `UNCERTAIN` when WeChat's answer was
+ * lost (timeout, 5xx, SYSTEMERROR, unverifiable): only the identical request may try again; `REJECTED` when WeChat
+ * refused the order after something was consumed (kept so the same request gets the same refusal).
+ * Then WeChat's own: NOTPAY → SUCCESS, or PAYERROR.
+ */
+export type PaymentState = 'CREATING' | 'UNCERTAIN' | 'REJECTED' | 'NOTPAY' | 'PAYERROR' | 'SUCCESS';
+
+export const PAYMENT_FORWARD_FROM: Record<'SUCCESS' | 'PAYERROR', readonly PaymentState[]> = {
+  // WeChat's word that money moved wins over our own guess (REJECTED after an unknown first attempt).
+  SUCCESS: ['CREATING', 'UNCERTAIN', 'REJECTED', 'NOTPAY', 'PAYERROR'],
+  PAYERROR: ['CREATING', 'UNCERTAIN', 'NOTPAY'],
+};
+
+/**
+ * Contract states of the code. `RESERVED` while the call that sends it is in flight; `UNCERTAIN` when that call's
+ * outcome is unknown; `REJECTED` when WeChat refused it and it may have been consumed (never reusable).
+ * Then WeChat's: PENDING (pre-signed, waiting for the payer) → SIGNED (`ADD`) → TERMINATED (`DELETE`).
+ */
+export type ContractState = 'RESERVED' | 'UNCERTAIN' | 'REJECTED' | 'PENDING' | 'SIGNED' | 'TERMINATED';
+
+export const CONTRACT_FORWARD_FROM: Record<'SIGNED' | 'TERMINATED', readonly ContractState[]> = {
+  SIGNED: ['RESERVED', 'UNCERTAIN', 'REJECTED', 'PENDING'],
+  // A DELETE that overtakes its ADD still ends the contract: the late ADD cannot bring it back.
+  TERMINATED: ['RESERVED', 'UNCERTAIN', 'REJECTED', 'PENDING', 'SIGNED'],
+};
+
+/** `prepay_id` is valid 2 hours, `mweb_url` 5 minutes (seed 002). */
+export const PREPAY_TTL_MS = 2 * 60 * 60 * 1000;
+export const MWEB_URL_TTL_MS = 5 * 60 * 1000;
+/** A stored answer is replayed only while it stays usable for at least this long. */
+export const REPLAY_MARGIN_MS = 5_000;
+
+/** WeChat's business-level answer when it refused the call, passed through verbatim. */
+export interface WechatRefusal {
+  result_code?: string;
+  err_code?: string;
+  err_code_des?: string;
+  contract_result_code?: string;
+  contract_err_code?: string;
+  contract_err_code_des?: string;
+}
+
+export interface ContractOrderRecord extends ClaimedRecord {
+  kind: 'CONTRACT_ORDER';
+  out_trade_no: string;
+  mchid: string;
+  appid: string;
+  total_fee: number;
+  trade_type: TradeType;
+  contract_code: string;
+  plan_id: string;
+  state: PaymentState;
+  prepay_id?: string;
+  prepay_expires_at?: number;
+  code_url?: string;
+  mweb_url?: string;
+  mweb_url_expires_at?: number;
+  pay_params?: PayParams;
+  /** Set when WeChat refused the order (state REJECTED). */
+  refusal?: WechatRefusal;
+  /** From the payment notification. */
+  transaction_id?: string;
+  cash_fee?: number;
+  bank_type?: string;
+  time_end?: string;
+  is_subscribe?: string;
+  payment_err_code?: string;
+  payment_err_code_des?: string;
+  expires_at?: number;
+}
+
+export interface ContractCodeRecord extends ClaimedRecord {
+  kind: 'CONTRACT_CODE';
+  contract_code: string;
+  out_trade_no: string;
+  mchid: string;
+  plan_id: string;
+  state: ContractState;
+  refusal?: WechatRefusal;
+  /** From the contract notifications. */
+  contract_id?: string;
+  signed_at?: string;
+  terminated_at?: string;
+  contract_expired_time?: string;
+  contract_termination_mode?: string;
+}
+
+export interface ContractOrderAnswer {
+  out_trade_no: string;
+  contract_code: string;
+  trade_type: TradeType;
+  prepay_id: string;
+  prepay_id_expires_at: string;
+  code_url?: string;
+  mweb_url?: string;
+  mweb_url_expires_at?: string;
+  pay_params?: PayParams;
+}
+
+/** The `201` body: what the caller needs to open WeChat's cashier. */
+export function toAnswer(record: ContractOrderRecord): ContractOrderAnswer {
+  return {
+    out_trade_no: record.out_trade_no,
+    contract_code: record.contract_code,
+    trade_type: record.trade_type,
+    prepay_id: record.prepay_id ?? '',
+    prepay_id_expires_at: new Date(record.prepay_expires_at ?? 0).toISOString(),
+    ...(record.code_url ? { code_url: record.code_url } : {}),
+    ...(record.mweb_url
+      ? { mweb_url: record.mweb_url, mweb_url_expires_at: new Date(record.mweb_url_expires_at ?? 0).toISOString() }
+      : {}),
+    ...(record.pay_params ? { pay_params: record.pay_params } : {}),
+  };
+}
+
+/** Whether the stored answer still opens the cashier: prepay_id for 2 h, and for MWEB the 5-minute link. */
+export function answerIsUsable(record: ContractOrderRecord, now: number): boolean {
+  if (!record.prepay_id) return false;
+  const until = Math.min(
+    record.prepay_expires_at ?? 0,
+    record.trade_type === 'MWEB' ? (record.mweb_url_expires_at ?? 0) : Number.POSITIVE_INFINITY,
+  );
+  return until > now + REPLAY_MARGIN_MS;
+}
+
+export interface ContractOrderView {
+  out_trade_no: string;
+  trade_type: TradeType;
+  total_fee: number;
+  payment: {
+    state: PaymentState;
+    transaction_id?: string;
+    total_fee: number;
+    cash_fee?: number;
+    bank_type?: string;
+    time_end?: string;
+    err_code?: string;
+    err_code_des?: string;
+  };
+  contract: {
+    contract_code: string;
+    plan_id: string;
+    state: ContractState;
+    contract_id?: string;
+    signed_at?: string;
+    terminated_at?: string;
+    contract_expired_time?: string;
+    contract_termination_mode?: string;
+  };
+  refusal?: WechatRefusal;
+  created_at: string;
+  updated_at: string;
+}
+
+export function toView(order: ContractOrderRecord, code: ContractCodeRecord | undefined): ContractOrderView {
+  const refusal = order.refusal ?? (code?.refusal && code.out_trade_no === order.out_trade_no ? code.refusal : undefined);
+  // The code record belongs to this order only if it names it (a code refused elsewhere says nothing about us).
+  const own = code && code.out_trade_no === order.out_trade_no ? code : undefined;
+  return {
+    out_trade_no: order.out_trade_no,
+    trade_type: order.trade_type,
+    total_fee: order.total_fee,
+    payment: {
+      state: order.state,
+      total_fee: order.total_fee,
+      ...(order.transaction_id ? { transaction_id: order.transaction_id } : {}),
+      ...(order.cash_fee !== undefined ? { cash_fee: order.cash_fee } : {}),
+      ...(order.bank_type ? { bank_type: order.bank_type } : {}),
+      ...(order.time_end ? { time_end: order.time_end } : {}),
+      ...(order.payment_err_code ? { err_code: order.payment_err_code } : {}),
+      ...(order.payment_err_code_des ? { err_code_des: order.payment_err_code_des } : {}),
+    },
+    contract: {
+      contract_code: order.contract_code,
+      plan_id: order.plan_id,
+      state: own?.state ?? contractStateFor(order.state),
+      ...(own?.contract_id ? { contract_id: own.contract_id } : {}),
+      ...(own?.signed_at ? { signed_at: own.signed_at } : {}),
+      ...(own?.terminated_at ? { terminated_at: own.terminated_at } : {}),
+      ...(own?.contract_expired_time ? { contract_expired_time: own.contract_expired_time } : {}),
+      ...(own?.contract_termination_mode !== undefined ? { contract_termination_mode: own.contract_termination_mode } : {}),
+    },
+    ...(refusal ? { refusal } : {}),
+    created_at: new Date(order.created_at).toISOString(),
+    updated_at: new Date(Math.max(order.updated_at, own?.updated_at ?? 0)).toISOString(),
+  };
+}
+
+/** When the code record is missing (it never should be once an order exists), say what the order implies. */
+function contractStateFor(state: PaymentState): ContractState {
+  if (state === 'UNCERTAIN') return 'UNCERTAIN';
+  if (state === 'REJECTED') return 'REJECTED';
+  return 'PENDING';
+}
