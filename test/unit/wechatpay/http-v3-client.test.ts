@@ -186,7 +186,8 @@ describe('WechatPayV3Client', () => {
     const main = await server((req, res, i) => {
       if (i > 0) reply(res, authorizationValid(req) ? 200 : 401, '{"ok":1}');
     });
-    const result = await client([main.url], { timeoutMs: 150 }).request({ method: 'GET', path: '/v3/x' });
+    // Generous: the second attempt must complete (sign, serve, verify) inside it on a loaded machine.
+    const result = await client([main.url], { timeoutMs: 600 }).request({ method: 'GET', path: '/v3/x' });
     expect(result.attempts).toBe(2);
     expect(result.baseUrl).toBe(main.url);
   });
