@@ -100,7 +100,14 @@ export function validatePresign(body: JsonObject, decrypt: (ciphertext: string) 
     throw paramError('real_identity.real_name', undefined, '姓名不能为空', { label: '加密后的自然人姓名' });
   }
   const mask = maskName(realName);
-  f.check('display_name', displayName === mask, displayName, `用户展示名称与实名信息的姓名掩码不一致，应为“${mask}”`, '用户展示名称');
+  // the message states the rule, not the expected mask: nothing derived from the name goes back or into logs
+  f.check(
+    'display_name',
+    displayName === mask,
+    displayName,
+    '与实名姓名的掩码不一致（只保留最后一个字符，其余用*替代；姓名超过4个字符时为***加最后一个字符）',
+    '用户展示名称',
+  );
 
   let tradeInfo: PresignRequest['trade_info'];
   const trade = f.object('trade_info', { label: '交易信息' });
