@@ -1,3 +1,5 @@
+import type { Context } from 'aws-lambda';
+import { withInvocation } from '../runtime/invocation';
 import { RequestValidationError } from './validation';
 import { ServiceError } from './errors';
 import { problem, type HttpResult } from './responses';
@@ -8,14 +10,15 @@ import { ConfigError } from '../config/env';
  * Wraps a merchant-API handler so every failure maps to a status: serverless-offline (and a careless handler in
  * the cloud) would otherwise answer 200 or an opaque 502 when a handler throws.
  */
-export function httpHandler<E>(name: string, run: (event: E) => Promise<HttpResult>): (event: E) => Promise<HttpResult> {
-  return async (event) => {
-    try {
-      return await run(event);
-    } catch (error) {
-      return errorToHttp(name, error);
-    }
-  };
+export function httpHandler<E>(name: string, run: (event: E) => Promise<HttpResult>): (event: E, context?: Context) => Promise<HttpResult> {
+  return (event, context) =>
+    withInvocation(context, async () => {
+      try {
+        return await run(event);
+      } catch (error) {
+        return errorToHttp(name, error);
+      }
+    });
 }
 
 export function errorToHttp(name: string, error: unknown): HttpResult {

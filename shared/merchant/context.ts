@@ -7,6 +7,7 @@ import {
   publicKeyFrom,
 } from '../wechatpay';
 import type { MerchantSecret } from '../secrets/types';
+import { recordWechatAttempt } from '../runtime/metrics';
 
 /** Which merchant identity a flow acts as: the direct merchant (H5, contract orders) or the service provider. */
 export type MerchantRole = 'direct' | 'partner';
@@ -50,6 +51,7 @@ export function buildMerchantContext(role: MerchantRole, secret: MerchantSecret,
   const common = {
     baseUrls: settings.baseUrls,
     timeoutMs: settings.timeoutMs,
+    onAttempt: recordWechatAttempt,
     ...(settings.fetch ? { fetch: settings.fetch } : {}),
   };
   const v3 = new WechatPayV3Client({

@@ -11,6 +11,9 @@ import { rawBody, type HttpEvent } from '../http/request';
 import type { HttpResult } from '../http/responses';
 import type { MerchantContext, MerchantRole } from '../merchant/context';
 import { runtime, type Runtime } from '../runtime/container';
+import type { Context } from 'aws-lambda';
+import { withInvocation } from '../runtime/invocation';
+import { countNotification, notificationOutcome } from '../runtime/metrics';
 import { logger } from '../runtime/logger';
 import { UnusableNotificationError } from './v3';
 
@@ -54,6 +57,7 @@ export async function receiveV2Notification(rt: Runtime, event: HttpEvent, route
   const maxBytes = route.maxBytes ?? DEFAULT_MAX_XML_BYTES;
   const refuse = (status: number, reason: string, message: string): HttpResult => {
     logger.warn('notification refused', { function: route.name, outcome: 'refused', reason, latency_ms: rt.now() - started });
+    countNotification('refused');
     return fail(status, message);
   };
 
@@ -87,6 +91,7 @@ export async function receiveV2Notification(rt: Runtime, event: HttpEvent, route
   try {
     const outcome = await route.apply(fields, merchant);
     logger.info('notification processed', { function: route.name, business_key: businessKey, outcome, latency_ms: rt.now() - started });
+    countNotification(notificationOutcome(outcome));
     return success();
   } catch (error) {
     if (error instanceof UnusableNotificationError) {
@@ -95,6 +100,7 @@ export async function receiveV2Notification(rt: Runtime, event: HttpEvent, route
     }
     // Storage or downstream failure: a 5xx makes WeChat retry, so nothing is lost.
     logger.error('notification not stored', { function: route.name, business_key: businessKey, error: errorName(error) });
+    countNotification('failed');
     return fail(500, 'temporarily unable to store the notification');
   }
 }
@@ -122,16 +128,17 @@ async function verify(rt: Runtime, role: MerchantRole, fields: Record<string, st
  * A v2 notify Lambda: never lets an exception escape (an escaped exception is a 200 under serverless-offline and an
  * opaque 502 in the cloud); WeChat must see a FAIL it will retry.
  */
-export function v2NotifyHandler(name: string, route: (rt: Runtime) => V2Route): (event: HttpEvent) => Promise<HttpResult> {
-  return async (event) => {
-    try {
-      const rt = runtime();
-      return await receiveV2Notification(rt, event, { name, ...route(rt) });
-    } catch (error) {
-      logger.error('notify handler failed', { function: name, error: errorName(error) });
-      return fail(500, 'temporarily unable to process the notification');
-    }
-  };
+export function v2NotifyHandler(name: string, route: (rt: Runtime) => V2Route): (event: HttpEvent, context?: Context) => Promise<HttpResult> {
+  return (event, context) =>
+    withInvocation(context, async () => {
+      try {
+        const rt = runtime();
+        return await receiveV2Notification(rt, event, { name, ...route(rt) });
+      } catch (error) {
+        logger.error('notify handler failed', { function: name, error: errorName(error) });
+        return fail(500, 'temporarily unable to process the notification');
+      }
+    });
 }
 
 function errorName(error: unknown): string {

@@ -11,6 +11,7 @@ import { json, type HttpResult } from '../http/responses';
 import type { MerchantContext, MerchantRole } from '../merchant/context';
 import type { Runtime } from '../runtime/container';
 import { logger } from '../runtime/logger';
+import { countNotification, notificationOutcome } from '../runtime/metrics';
 
 /**
  * What a product does with an authentic, decrypted notification. Resolving means "stored (or already stored)":
@@ -50,6 +51,7 @@ export async function receiveV3Notification(
   } catch (error) {
     if (error instanceof SignatureVerificationError || error instanceof DecryptionError || error instanceof MalformedNotificationError) {
       logger.warn('notification refused', { function: route.name, outcome: 'refused', reason: error.name, latency_ms: rt.now() - started });
+      countNotification('refused');
       return fail(401, verificationMessage(error));
     }
     logger.error('notification could not be checked', { function: route.name, error: errorName(error) });
@@ -70,6 +72,7 @@ export async function receiveV3Notification(
       outcome,
       latency_ms: rt.now() - started,
     });
+    countNotification(notificationOutcome(outcome));
     return { statusCode: 204 };
   } catch (error) {
     if (error instanceof UnusableNotificationError) {
@@ -78,6 +81,7 @@ export async function receiveV3Notification(
     }
     // Storage or downstream failure: a 5xx makes WeChat retry, so nothing is lost.
     logger.error('notification not stored', { function: route.name, event_id: notification.id, error: errorName(error) });
+    countNotification('failed');
     return fail(500, 'temporarily unable to store the notification');
   }
 }

@@ -1,19 +1,23 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
+
 /**
- * Structured JSON logs, one line per event. Callers pass business keys and outcomes only: never request bodies,
- * secrets, keys, names or ID numbers.
+ * Structured JSON logs (Powertools Logger), one line per event, with the Lambda request id, function name and
+ * cold-start flag once `withInvocation` has seen the context. Callers pass business keys and outcomes only:
+ * never request bodies, secrets, keys, names or ID numbers.
  */
+const powertools = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'wechatpay-serverless' });
+
 type Fields = Record<string, unknown>;
 
-function write(level: 'debug' | 'info' | 'warn' | 'error', message: string, fields: Fields = {}): void {
-  if (level === 'debug' && process.env.LOG_LEVEL !== 'debug') return;
-  const line = JSON.stringify({ level, message, time: new Date().toISOString(), ...fields });
-  if (level === 'error' || level === 'warn') console.error(line);
-  else console.log(line);
-}
-
 export const logger = {
-  debug: (message: string, fields?: Fields) => write('debug', message, fields),
-  info: (message: string, fields?: Fields) => write('info', message, fields),
-  warn: (message: string, fields?: Fields) => write('warn', message, fields),
-  error: (message: string, fields?: Fields) => write('error', message, fields),
+  debug: (message: string, fields: Fields = {}) => powertools.debug(message, fields),
+  info: (message: string, fields: Fields = {}) => powertools.info(message, fields),
+  warn: (message: string, fields: Fields = {}) => powertools.warn(message, fields),
+  error: (message: string, fields: Fields = {}) => powertools.error(message, fields),
 };
+
+/** Binds the invocation's context (request id, function, cold start) to every log line it writes. */
+export function bindInvocation(context: Context | undefined): void {
+  if (context && typeof context.awsRequestId === 'string') powertools.addContext(context);
+}

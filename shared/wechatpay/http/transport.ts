@@ -19,6 +19,8 @@ export interface BackoffOptions {
 export interface AttemptEvent {
   attempt: number;
   baseUrl: string;
+  /** Wall time of this attempt, from sending to the whole body read (or the failure). */
+  durationMs: number;
   /** What the attempt produced: an HTTP status or a transport failure. */
   outcome: { status: number } | { failure: TransportFailureKind; code: string | undefined };
   /** Set when another attempt follows. */
@@ -146,15 +148,17 @@ export class Transport {
     for (let attempt = 1; ; attempt++) {
       const baseUrl = this.baseUrls[baseIndex] as string;
       const url = joinUrl(baseUrl, pathAndQuery);
+      const started = performance.now();
       const result = await this.attemptOnce(url, prepare(url), signal);
+      const durationMs = performance.now() - started;
       const last = attempt >= this.maxAttempts;
 
       if (result.ok && (result.status < 500 || last)) {
-        this.onAttempt?.({ attempt, baseUrl, outcome: { status: result.status } });
+        this.onAttempt?.({ attempt, baseUrl, durationMs, outcome: { status: result.status } });
         return { status: result.status, headers: result.headers, body: result.body, url: url.href, attempts: attempt, baseUrl };
       }
       if (!result.ok && last) {
-        this.onAttempt?.({ attempt, baseUrl, outcome: { failure: result.kind, code: result.code } });
+        this.onAttempt?.({ attempt, baseUrl, durationMs, outcome: { failure: result.kind, code: result.code } });
         const error = new WechatPayTransportError(
           result.kind,
           result.kind === 'timeout'
@@ -177,6 +181,7 @@ export class Transport {
       this.onAttempt?.({
         attempt,
         baseUrl,
+        durationMs,
         outcome: result.ok ? { status: result.status } : { failure: result.kind, code: result.code },
         next: { delayMs, baseUrl: nextBaseUrl },
       });
