@@ -42,6 +42,24 @@ function origin(env: Env, name: string, fallback?: string): string {
   return value.replace(/\/+$/, '');
 }
 
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * WeChat only delivers notifications to HTTPS URLs, and a plain-HTTP notify URL would expose them in transit:
+ * plain HTTP is accepted only on loopback, i.e. offline with the sandbox.
+ */
+function notifyOrigin(env: Env): string {
+  const value = origin(env, 'PUBLIC_BASE_URL');
+  const url = new URL(value);
+  if (url.protocol !== 'https:' && !LOOPBACK.has(url.hostname)) {
+    throw new ConfigError('PUBLIC_BASE_URL must be https:// (plain http is allowed on loopback only)');
+  }
+  if (url.search || url.hash) {
+    throw new ConfigError('PUBLIC_BASE_URL must not carry a query or fragment (WeChat refuses notify URLs with a query)');
+  }
+  return value;
+}
+
 function integer(env: Env, name: string, fallback: number): number {
   const raw = env[name]?.trim();
   if (!raw) return fallback;
@@ -62,7 +80,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     tableName: required(env, 'TABLE_NAME'),
     ...(dynamoEndpoint ? { dynamoEndpoint } : {}),
     wechatpayBaseUrls: backup ? [main, backup] : [main],
-    publicBaseUrl: origin(env, 'PUBLIC_BASE_URL'),
+    publicBaseUrl: notifyOrigin(env),
     directMerchantSecretId: required(env, 'DIRECT_MERCHANT_SECRET_ID'),
     serviceProviderSecretId: required(env, 'SERVICE_PROVIDER_SECRET_ID'),
     h5QueryAfterSeconds: integer(env, 'H5_QUERY_AFTER_SECONDS', 60),
