@@ -1,0 +1,193 @@
+import type { V3NotificationApplier } from '../notify/v3';
+import type { MerchantContext } from '../merchant/context';
+import type { Runtime } from '../runtime/container';
+import { logger } from '../runtime/logger';
+import { keys } from '../store/keys';
+import { applyTransition } from '../store/transitions';
+import { recordUnmatched } from '../store/unmatched';
+import { WechatPayApiError, type OpenedNotification } from '../wechatpay';
+import {
+  applyContractFacts,
+  codeForContractId,
+  field,
+  maxState,
+  mergeFacts,
+  PRODUCT,
+  queryContract,
+  readContractFacts,
+  type ContractFacts,
+  type WechatContractState,
+} from './contract-facts';
+import { REPAYMENT_FORWARD_FROM, type RepaymentContractRecord, type RepaymentRecord } from './record';
+import { deductOrderQueryPath } from './wechat-request';
+
+export const SIGN_CONTRACT = 'CREDIT_REPAYMENT.SIGN_CONTRACT';
+export const TERMINATE_CONTRACT = 'CREDIT_REPAYMENT.TERMINATE_CONTRACT';
+export const DEDUCTION_PAY = 'CREDIT_REPAYMENT.DEDUCTION_PAY';
+
+const FINAL_ORDER_STATES: readonly string[] = ['DEDUCT_ORDER_STATE_PAY_SUCCESS', 'DEDUCT_ORDER_STATE_PAY_FAIL'];
+
+export const CONTRACT_EVENT_TYPES = [SIGN_CONTRACT, TERMINATE_CONTRACT] as const;
+export const REPAYMENT_EVENT_TYPES = [DEDUCTION_PAY] as const;
+
+/**
+ * `CREDIT_REPAYMENT.SIGN_CONTRACT` / `TERMINATE_CONTRACT` at `/notify/repayment-contract`. The event type alone
+ * says what happened (signed / terminated); the payload is read for whatever it carries, and when it lacks what we
+ * need (which contract, its state, its id) the query-contract API fills the gaps before anything is stored.
+ *
+ * Configure the plan's termination notify URL (解约结果通知URL, set when the plan is applied for) to this route
+ * too: terminations go there, not to the presign's contract_notify_url (protocol §5.2).
+ */
+export function repaymentContractApplier(rt: Runtime): V3NotificationApplier {
+  return async (notification, merchant) => {
+    const implied: WechatContractState = notification.eventType === TERMINATE_CONTRACT ? 'TERMINATED' : 'SIGNED';
+    let facts = readContractFacts(notification.resource);
+    const code = facts.out_contract_code ?? (facts.contract_id !== undefined ? await codeForContractId(rt, facts.contract_id) : undefined);
+    if (code === undefined) return unmatched(rt, notification, facts.contract_id, 'names no contract we know');
+
+    if (facts.out_contract_code === undefined || facts.state === undefined || facts.contract_id === undefined) {
+      // Throws when WeChat does not answer: the 5xx makes WeChat deliver again, and we ask again then.
+      const queried = await queryContract(merchant, code);
+      if (queried) facts = mergeFacts(queried, facts);
+    }
+    const to = maxState(implied, facts.state) ?? implied;
+    return applyContractFacts(rt, code, to, facts, notification.id);
+  };
+}
+
+/**
+ * `CREDIT_REPAYMENT.DEDUCTION_PAY` at `/notify/repayment`: the result of the first repayment asked for with the
+ * presign (`trade_info`). Found by out_trade_no (else through the contract), bound to our record by merchant and
+ * amount, applied once and forward only. A paid repayment also proves the contract was signed, so a lost or late
+ * SIGN_CONTRACT cannot leave the contract looking unsigned.
+ */
+export function repaymentApplier(rt: Runtime): V3NotificationApplier {
+  return async (notification, merchant) => {
+    const r = notification.resource;
+    let facts: RepaymentFacts = {
+      out_trade_no: field(r, 'out_trade_no'),
+      contract_id: field(r, 'contract_id'),
+      out_contract_code: field(r, 'out_contract_code'),
+      order_state: field(r, 'order_state'),
+      deduct_amount: amount(field(r, 'deduct_amount')),
+      pay_success_amount: amount(field(r, 'pay_success_amount')),
+      transaction_id: field(r, 'transaction_id'),
+      success_time: field(r, 'success_time'),
+      mchid: field(r, 'sp_mchid') ?? field(r, 'mchid'),
+      openid: field(r, 'openid') ?? field(r, 'sp_openid'),
+    };
+    const outTradeNo = facts.out_trade_no ?? (await tradeNoThroughContract(rt, facts));
+    if (outTradeNo === undefined) return unmatched(rt, notification, facts.contract_id, 'names no repayment we know');
+
+    if (facts.order_state === undefined || (facts.deduct_amount === undefined && facts.pay_success_amount === undefined)) {
+      const queried = await queryDeductOrder(merchant, outTradeNo);
+      if (queried) facts = { ...queried, ...defined(facts) };
+    }
+    // Still pending at WeChat (NOT_PAY, PENDING): nothing to record yet.
+    if (facts.order_state !== undefined && !FINAL_ORDER_STATES.includes(facts.order_state)) return 'unchanged';
+    // The event is "还款成功" (repayment succeeded): that is what it means when the state is not spelt out.
+    const to = facts.order_state === 'DEDUCT_ORDER_STATE_PAY_FAIL' ? 'PAY_FAIL' : 'PAY_SUCCESS';
+    const billed = facts.deduct_amount ?? facts.pay_success_amount;
+    const outcome = await applyTransition<RepaymentRecord>(rt.dynamo, rt.config.tableName, {
+      key: keys.repayment(outTradeNo),
+      to,
+      from: REPAYMENT_FORWARD_FROM[to],
+      eventId: notification.id,
+      now: rt.now(),
+      expect: {
+        ...(facts.mchid !== undefined ? { mchid: facts.mchid } : {}),
+        ...(billed !== undefined ? { deduct_amount: billed } : {}),
+      },
+      set: {
+        order_state: facts.order_state,
+        transaction_id: facts.transaction_id,
+        pay_success_amount: facts.pay_success_amount,
+        success_time: facts.success_time,
+      },
+    });
+    if (outcome.kind === 'unknown' || outcome.kind === 'mismatch') {
+      const reason = outcome.kind === 'unknown' ? 'no such repayment' : `differs in ${outcome.fields.join(', ')}`;
+      logger.warn('unmatched repayment event', { product: 'REPAYMENT', out_trade_no: outTradeNo, event_id: notification.id, reason });
+      await recordUnmatched(rt, 'REPAYMENT', outTradeNo, notification.id, {
+        reason,
+        event_type: notification.eventType,
+        order_state: facts.order_state,
+        transaction_id: facts.transaction_id,
+        contract_id: facts.contract_id,
+        mchid: facts.mchid,
+        deduct_amount: facts.deduct_amount,
+        pay_success_amount: facts.pay_success_amount,
+      });
+      return outcome.kind;
+    }
+    if (to === 'PAY_SUCCESS') {
+      const contract: ContractFacts = {
+        ...(facts.contract_id !== undefined ? { contract_id: facts.contract_id } : {}),
+        ...(facts.openid !== undefined ? { openid: facts.openid } : {}),
+        ...(facts.mchid !== undefined ? { mchid: facts.mchid } : {}),
+      };
+      await applyContractFacts(rt, outcome.record.out_contract_code, 'SIGNED', contract, notification.id);
+    }
+    return outcome.kind;
+  };
+}
+
+interface RepaymentFacts {
+  out_trade_no?: string | undefined;
+  contract_id?: string | undefined;
+  out_contract_code?: string | undefined;
+  order_state?: string | undefined;
+  deduct_amount?: string | undefined;
+  pay_success_amount?: string | undefined;
+  transaction_id?: string | undefined;
+  success_time?: string | undefined;
+  mchid?: string | undefined;
+  openid?: string | undefined;
+}
+
+/** Fen as our records keep them: a string of digits without leading zeros. */
+function amount(value: string | undefined): string | undefined {
+  if (value === undefined || !/^\d+$/.test(value)) return value;
+  return BigInt(value).toString();
+}
+
+function defined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+async function tradeNoThroughContract(rt: Runtime, facts: RepaymentFacts): Promise<string | undefined> {
+  const code = facts.out_contract_code ?? (facts.contract_id !== undefined ? await codeForContractId(rt, facts.contract_id) : undefined);
+  if (code === undefined) return undefined;
+  const contract = await rt.claims.get<RepaymentContractRecord>(keys.repaymentContract(code));
+  return contract?.trade_out_trade_no;
+}
+
+/** `GET /v3/credit-repayment/partner/deduct-orders/{out_trade_no}`; undefined when WeChat has no such order. */
+async function queryDeductOrder(merchant: MerchantContext, outTradeNo: string): Promise<RepaymentFacts | undefined> {
+  try {
+    const response = await merchant.v3.request<unknown>({ method: 'GET', path: deductOrderQueryPath(outTradeNo) });
+    const d = response.data;
+    return defined({
+      out_trade_no: field(d, 'out_trade_no'),
+      contract_id: field(d, 'contract_id'),
+      order_state: field(d, 'order_state'),
+      deduct_amount: amount(field(d, 'deduct_amount')),
+      pay_success_amount: amount(field(d, 'pay_success_amount')),
+      transaction_id: field(d, 'transaction_id'),
+      openid: field(d, 'openid'),
+    });
+  } catch (error) {
+    if (error instanceof WechatPayApiError && error.status === 404) return undefined;
+    throw error;
+  }
+}
+
+async function unmatched(rt: Runtime, notification: OpenedNotification, contractId: string | undefined, reason: string): Promise<string> {
+  logger.warn('unmatched credit-repayment event', { event_id: notification.id, event_type: notification.eventType, reason });
+  await recordUnmatched(rt, PRODUCT, contractId ?? 'unknown', notification.id, {
+    reason,
+    event_type: notification.eventType,
+    contract_id: contractId,
+  });
+  return 'unknown';
+}

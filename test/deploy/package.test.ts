@@ -1,0 +1,123 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tableDefinition, TTL_ATTRIBUTE } from '../../shared/store/table';
+
+/**
+ * `serverless package --stage prod` must produce the CloudFormation a merchant deploys: every function,
+ * route, queue, alarm and the table, with least-privilege IAM. Nothing here talks to AWS.
+ */
+const run = promisify(execFile);
+
+type Resource = { Type: string; Properties: Record<string, any> };
+let resources: Record<string, Resource>;
+let out: string;
+
+const FUNCTIONS = [
+  'authorizer', 'createH5Order', 'getH5Order', 'notifyH5Payment',
+  'createRepaymentContract', 'presignRepaymentContractFromQueue', 'getRepaymentContract', 'notifyRepaymentContract', 'notifyRepayment',
+  'createContractOrder', 'getContractOrder', 'notifyContractOrderPayment', 'notifyContractOrderContract',
+];
+const MERCHANT_ROUTES = [
+  'POST /h5-orders', 'GET /h5-orders/{out_trade_no}',
+  'POST /repayment-contracts', 'GET /repayment-contracts/{out_contract_code}',
+  'POST /contract-orders', 'GET /contract-orders/{out_trade_no}',
+];
+const NOTIFY_ROUTES = [
+  'POST /notify/h5-payment', 'POST /notify/repayment-contract', 'POST /notify/repayment',
+  'POST /notify/contract-order/payment', 'POST /notify/contract-order/contract',
+];
+
+const logicalId = (name: string) => `${name[0]!.toUpperCase()}${name.slice(1)}LambdaFunction`;
+const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+
+beforeAll(async () => {
+  out = mkdtempSync(join(tmpdir(), 'sls-package-'));
+  await run(process.execPath, ['node_modules/serverless/bin/serverless.js', 'package', '--stage', 'prod', '--package', out], {
+    env: { ...process.env, ESBUILD_WORK_FOLDER: `.esbuild-package-${process.pid}`, SLS_TELEMETRY_DISABLED: '1' },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  resources = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
+}, 180_000);
+
+afterAll(() => {
+  if (out) rmSync(out, { recursive: true, force: true });
+  rmSync(`.esbuild-package-${process.pid}`, { recursive: true, force: true });
+});
+
+describe('serverless package --stage prod', () => {
+  it('has every function on nodejs22.x, each with its own role', () => {
+    for (const name of FUNCTIONS) {
+      const fn = resources[logicalId(name)];
+      expect(fn, name).toBeDefined();
+      expect(fn!.Properties.Runtime).toBe('nodejs22.x');
+      expect(JSON.stringify(fn!.Properties.Role)).toContain(`${name[0]!.toUpperCase()}${name.slice(1)}IamRoleLambdaExecution`);
+    }
+  });
+
+  it('routes merchant paths through the JWT authorizer and leaves notify paths to signature checks', () => {
+    const routes = Object.fromEntries(ofType('AWS::ApiGatewayV2::Route').map(([, r]) => [r.Properties.RouteKey, r.Properties]));
+    for (const key of MERCHANT_ROUTES) expect(routes[key]?.AuthorizationType, key).toBe('CUSTOM');
+    for (const key of NOTIFY_ROUTES) expect(routes[key]?.AuthorizationType ?? 'NONE', key).toBe('NONE');
+    expect(Object.keys(routes).sort()).toEqual([...MERCHANT_ROUTES, ...NOTIFY_ROUTES].sort());
+    const [, authorizer] = ofType('AWS::ApiGatewayV2::Authorizer')[0]!;
+    expect(authorizer.Properties).toMatchObject({ AuthorizerType: 'REQUEST', EnableSimpleResponses: true, AuthorizerResultTtlInSeconds: 0 });
+  });
+
+  it('declares the table as shared/store/table.ts does, with TTL, stream, PITR and encryption', () => {
+    const table = resources.StateTable!.Properties;
+    const local = tableDefinition('x');
+    expect(table.KeySchema).toEqual(local.KeySchema);
+    expect(table.AttributeDefinitions).toEqual(local.AttributeDefinitions);
+    expect(table.BillingMode).toBe('PAY_PER_REQUEST');
+    expect(table.TimeToLiveSpecification).toEqual({ AttributeName: TTL_ATTRIBUTE, Enabled: true });
+    expect(table.StreamSpecification.StreamViewType).toBe('NEW_AND_OLD_IMAGES');
+    expect(table.PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled).toBe(true);
+    expect(table.SSESpecification.SSEEnabled).toBe(true);
+  });
+
+  it('has an encrypted presign queue with a DLQ, consumed with partial batch failures', () => {
+    const queue = resources.PresignQueue!.Properties;
+    expect(queue.SqsManagedSseEnabled).toBe(true);
+    expect(queue.RedrivePolicy.maxReceiveCount).toBeGreaterThan(1);
+    expect(resources.PresignDeadLetterQueue!.Properties.SqsManagedSseEnabled).toBe(true);
+    const [, mapping] = ofType('AWS::Lambda::EventSourceMapping')[0]!;
+    expect(mapping.Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+  });
+
+  it('alarms on the DLQ, refused and failed notifications, WeChat errors and API 5xx', () => {
+    const metrics = ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties.MetricName).sort();
+    expect(metrics).toEqual(['5xx', 'ApproximateNumberOfMessagesVisible', 'NotificationsFailed', 'NotificationsRefused', 'WechatPayCallErrors']);
+    for (const [, alarm] of ofType('AWS::CloudWatch::Alarm')) expect(alarm.Properties.AlarmActions).toHaveLength(1);
+  });
+
+  it('grants no IAM statement on every resource or every action', () => {
+    const statements = ofType('AWS::IAM::Role').flatMap(([, role]) =>
+      (role.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement as any[]),
+    );
+    expect(statements.length).toBeGreaterThan(0);
+    for (const statement of statements) {
+      const targets = [statement.Resource].flat();
+      expect(targets).not.toContain('*');
+      expect([statement.Action].flat()).not.toContain('*');
+      for (const action of [statement.Action].flat() as string[]) expect(action).not.toMatch(/:\*$/);
+    }
+    const secretGrants = statements.filter((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue'));
+    for (const grant of secretGrants) expect(JSON.stringify(grant.Resource)).toMatch(/secret:wechatpay\/(direct-merchant|service-provider)-\?{6}/);
+    // Only create paths may delete (a claim given back); notify and read paths never can.
+    for (const name of ['notifyH5Payment', 'getH5Order', 'notifyRepayment', 'notifyContractOrderPayment']) {
+      const role = resources[`${name[0]!.toUpperCase()}${name.slice(1)}IamRoleLambdaExecution`]!;
+      expect(JSON.stringify(role.Properties.Policies)).not.toContain('dynamodb:DeleteItem');
+    }
+  });
+
+  it('keeps every bundle small enough to start fast', () => {
+    for (const name of FUNCTIONS) {
+      const bytes = readFileSync(join(out, `${name}.zip`)).length;
+      expect(bytes, name).toBeLessThan(2_000_000);
+    }
+  });
+});

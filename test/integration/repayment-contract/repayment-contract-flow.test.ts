@@ -1,0 +1,639 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, SQSEvent, SQSRecord } from 'aws-lambda';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { handler as createHandler } from '../../../functions/http/create-repayment-contract';
+import { handler as getHandler } from '../../../functions/http/get-repayment-contract';
+import { handler as contractNotifyHandler } from '../../../functions/notify/repayment-contract';
+import { handler as repaymentNotifyHandler } from '../../../functions/notify/repayment';
+import { handler as queueHandler } from '../../../functions/queue/presign-repayment-contract';
+import { createRuntime, useRuntime, type Runtime } from '../../../shared/runtime/container';
+import { startSandbox, type RunningSandbox } from '../../../sandbox/index';
+import { localStack, testDynamoDbClient } from '../../support/env';
+import { serveHandlers, type ServedHandlers } from '../../support/lambda-http';
+import { buildNotification, type NotificationKeys } from '../../support/notifications';
+
+/**
+ * The credit-repayment contract flow against DynamoDB Local and a private sandbox (this file switches sandbox
+ * faults on): presign over HTTP and from SQS events, the person signs or declines on the redirect_url, the sandbox
+ * delivers SIGN_CONTRACT / DEDUCTION_PAY / TERMINATE_CONTRACT to our notify handlers over real HTTP, GET reports.
+ */
+type Result = APIGatewayProxyStructuredResultV2;
+
+// The plain-text identities used in this file: the last test proves none of them is logged or stored.
+// Unusual on purpose, so a hit can only come from this file (the table is shared by the whole run).
+const PEOPLE = [
+  { name: '欧阳娜娜', mask: '***娜', id: '320583198706124574' },
+  { name: '岳飞', mask: '*飞', id: '510107199202283610' },
+  { name: '上官婉儿', mask: '***儿', id: '42011119881109002x' }, // lower-case check character, sent upper-case
+] as const;
+// The person in events/presign-repayment-contract.sqs.json, presigned by the sample-event test.
+const SAMPLE_PERSON = { name: '诸葛孔明', id: '330106197509238882' };
+
+let sandbox: RunningSandbox;
+let served: ServedHandlers;
+let rt: Runtime;
+let dynamo: DynamoDBClient;
+let clockOffsetMs = 0;
+let wechatCalls: string[] = [];
+let failPresign = false;
+let keys: NotificationKeys;
+let partner: { mchid: string; appid: string };
+const output: string[] = [];
+
+const uniq = (prefix: string) => `${prefix}${Date.now().toString(36)}${randomBytes(5).toString('hex')}`.toUpperCase();
+
+const event = (body: unknown, extra: Partial<APIGatewayProxyEventV2> = {}): APIGatewayProxyEventV2 =>
+  ({
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    isBase64Encoded: false,
+    ...extra,
+  }) as APIGatewayProxyEventV2;
+
+const parse = (result: Result) => JSON.parse(result.body ?? '{}') as Record<string, any>;
+const create = async (body: unknown) => (await createHandler(event(body))) as Result;
+const get = async (code: string) => (await getHandler(event('', { pathParameters: { out_contract_code: code } }))) as Result;
+const view = async (code: string) => parse(await get(code));
+
+function contractBody(options: { person?: (typeof PEOPLE)[number]; trade?: boolean | { deduct_amount: string }; over?: Record<string, unknown> } = {}) {
+  const person = options.person ?? PEOPLE[0];
+  const trade = options.trade ?? true;
+  return {
+    plan_id: 'PLAN_REPAY_001',
+    out_contract_code: uniq('RC'),
+    repayment_day: 5,
+    repayment_amount_limit: '10000',
+    real_identity: { identity_type: 'REAL_IDENTITY_TYPE_ID_CARD', identity_id: person.id, real_name: person.name },
+    ...(trade
+      ? {
+          trade_info: {
+            out_trade_no: uniq('RT'),
+            deduct_amount: typeof trade === 'object' ? trade.deduct_amount : '5000',
+            description: '信贷还款',
+            attach: '首期',
+          },
+        }
+      : {}),
+    ...options.over,
+  };
+}
+
+async function act(body: Record<string, unknown>): Promise<{ status: number; json: Record<string, any> }> {
+  const response = await fetch(`${sandbox.url}/sandbox/act`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, json: (await response.json()) as Record<string, any> };
+}
+
+async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+let messageSeq = 0;
+function sqsRecord(body: unknown, messageId = `msg-${++messageSeq}-${randomBytes(4).toString('hex')}`): SQSRecord {
+  return {
+    messageId,
+    receiptHandle: `rh-${messageId}`,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: String(Date.now()),
+      SenderId: 'AIDATEST',
+      ApproximateFirstReceiveTimestamp: String(Date.now()),
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:presign-repayment-contract',
+    awsRegion: 'us-east-1',
+  };
+}
+const sqs = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
+
+const lastSeq = () => sandbox.notifications.list().at(-1)?.seq ?? 0;
+const presignCalls = () => wechatCalls.filter((c) => c === 'POST /v3/credit-repayment/partner/contracts/h5-presign').length;
+const stored = (pk: string, sk: string) => rt.claims.get<Record<string, any>>({ pk, sk });
+
+async function notify(path: '/notify/repayment-contract' | '/notify/repayment', eventType: string, resource: unknown) {
+  const n = buildNotification(keys, { eventType, resource, associatedData: '', originalType: 'credit_repayment' });
+  const handler = path === '/notify/repayment' ? repaymentNotifyHandler : contractNotifyHandler;
+  return (await handler(event(n.body, { headers: n.headers }))) as Result;
+}
+
+beforeAll(async () => {
+  const stack = localStack();
+  // Everything this process writes: console.* and the raw streams (Powertools logs through its own Console).
+  for (const method of ['log', 'error', 'warn', 'info', 'debug'] as const) {
+    vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
+      output.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
+    });
+  }
+  for (const stream of [process.stdout, process.stderr]) {
+    vi.spyOn(stream, 'write').mockImplementation(((chunk: unknown, ...rest: unknown[]) => {
+      output.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
+      (rest.find((r) => typeof r === 'function') as (() => void) | undefined)?.();
+      return true;
+    }) as typeof stream.write);
+  }
+  sandbox = await startSandbox({ config: stack.sandboxConfig as never, timeScale: 0.001 });
+  served = await serveHandlers({
+    'POST /notify/repayment-contract': contractNotifyHandler as never,
+    'POST /notify/repayment': repaymentNotifyHandler as never,
+  });
+  const countingFetch: typeof fetch = (input, init) => {
+    const url = new URL(String(input instanceof Request ? input.url : input));
+    wechatCalls.push(`${init?.method ?? 'GET'} ${url.pathname}`);
+    if (failPresign && url.pathname.endsWith('/h5-presign')) return Promise.reject(new TypeError('fetch failed'));
+    return fetch(input, init);
+  };
+  rt = createRuntime({
+    env: {
+      ...stack.env,
+      WECHATPAY_BASE_URL: sandbox.url,
+      WECHATPAY_BACKUP_BASE_URL: sandbox.backupUrl,
+      PUBLIC_BASE_URL: served.url,
+      WECHATPAY_TIMEOUT_MS: '2000',
+    },
+    fetch: countingFetch,
+    now: () => Date.now() + clockOffsetMs,
+  });
+  useRuntime(rt);
+  dynamo = testDynamoDbClient();
+  const secret = stack.secrets[stack.secretIds.serviceProvider]!;
+  partner = { mchid: secret.mchid, appid: secret.appid };
+  keys = {
+    serial: stack.sandboxConfig.wechatpayKey.id,
+    privateKeyPem: stack.sandboxConfig.wechatpayKey.privateKeyPem,
+    apiV3Key: secret.apiV3Key,
+  };
+});
+
+afterAll(async () => {
+  vi.restoreAllMocks();
+  useRuntime(undefined);
+  await served?.close();
+  await sandbox?.close();
+  dynamo?.destroy();
+});
+
+beforeEach(async () => {
+  clockOffsetMs = 0;
+  wechatCalls = [];
+  failPresign = false;
+  await sandbox.faults.set({ systemError: 0, timeout: 0, signTest: 0, match: '', notifyDelayMs: 0, notifyCopies: 1, notifyOrder: 'normal' });
+});
+
+describe('POST /repayment-contracts → sign → notifications → GET', () => {
+  it('presigns with the first repayment, and the signing and the repayment both reach the contract', async () => {
+    const body = contractBody();
+    const res = await create(body);
+    expect(res.statusCode).toBe(201);
+    const answer = parse(res);
+    expect(Object.keys(answer).sort()).toEqual(['out_contract_code', 'redirect_url', 'redirect_url_expires_at', 'state']);
+    expect(answer).toMatchObject({ out_contract_code: body.out_contract_code, state: 'PRESIGNED' });
+    expect(answer.redirect_url).toContain('presign_token=');
+    const ttl = Date.parse(answer.redirect_url_expires_at) - Date.now();
+    expect(ttl).toBeGreaterThan(590_000);
+    expect(ttl).toBeLessThanOrEqual(600_000);
+    expect(wechatCalls).toEqual(['POST /v3/credit-repayment/partner/contracts/h5-presign']);
+
+    // What WeChat got: the mask it checks against the real name, and our own notify URLs.
+    const [sent] = sandbox.state.listContracts().repayment.filter((c) => c.out_contract_code === body.out_contract_code);
+    expect(sent).toMatchObject({
+      appid: partner.appid,
+      display_name: PEOPLE[0].mask,
+      contract_notify_url: `${served.url}/notify/repayment-contract`,
+      trade_info: { notify_url: `${served.url}/notify/repayment`, deduct_amount: '5000' },
+    });
+
+    const seqBefore = lastSeq();
+    const signed = await act({ url: answer.redirect_url, action: 'sign' });
+    expect(signed.status).toBe(200);
+    const contract = await eventually(
+      () => view(body.out_contract_code),
+      (v) => v.state === 'SIGNED' && v.first_repayment?.state === 'PAY_SUCCESS',
+    );
+    expect(contract).toMatchObject({
+      out_contract_code: body.out_contract_code,
+      state: 'SIGNED',
+      plan_id: 'PLAN_REPAY_001',
+      appid: partner.appid,
+      display_name: PEOPLE[0].mask,
+      repayment_amount_limit: '10000',
+      repayment_day: 5,
+      contract_id: signed.json.target.contract_id,
+      first_repayment: { out_trade_no: body.trade_info!.out_trade_no, deduct_amount: '5000', state: 'PAY_SUCCESS', pay_success_amount: '5000' },
+    });
+    expect(contract.openid).toEqual(expect.any(String));
+    expect(contract.contract_signed_time).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(contract.first_repayment.transaction_id).toEqual(expect.any(String));
+    expect(contract).not.toHaveProperty('redirect_url');
+
+    // Each delivered once, acknowledged with 204 (the sandbox logs an attempt once our answer is in).
+    for (const type of ['CREDIT_REPAYMENT.SIGN_CONTRACT', 'CREDIT_REPAYMENT.DEDUCTION_PAY']) {
+      const attempt = await sandbox.notifications.waitFor((a) => a.seq > seqBefore && a.event === type);
+      expect(attempt).toMatchObject({ ok: true, status: 204, attempt: 1, target: expect.stringContaining(served.url) });
+    }
+    // The notifications were complete: no query was needed.
+    expect(wechatCalls).toEqual(['POST /v3/credit-repayment/partner/contracts/h5-presign']);
+
+    // The person terminates in WeChat: TERMINATE_CONTRACT moves the contract on.
+    expect((await act({ out_contract_code: body.out_contract_code, action: 'terminate' })).status).toBe(200);
+    const ended = await eventually(() => view(body.out_contract_code), (v) => v.state === 'TERMINATED');
+    expect(ended).toMatchObject({ state: 'TERMINATED', contract_terminated_mode: 'TERMINATION_MODE_BY_USER', contract_id: contract.contract_id });
+    expect(ended.contract_terminated_time).toMatch(/^\d{4}-/);
+    expect(ended.first_repayment.state).toBe('PAY_SUCCESS');
+  });
+
+  it('presigns without trade_info (display_name given, appid defaulted) and signs', async () => {
+    const body = contractBody({ person: PEOPLE[1], trade: false, over: { display_name: PEOPLE[1].mask } });
+    const answer = parse(await create(body));
+    expect(answer.state).toBe('PRESIGNED');
+    expect((await act({ url: answer.redirect_url, action: 'sign' })).status).toBe(200);
+    const contract = await eventually(() => view(body.out_contract_code), (v) => v.state === 'SIGNED');
+    expect(contract).toMatchObject({ state: 'SIGNED', appid: partner.appid, display_name: '*飞' });
+    expect(contract).not.toHaveProperty('first_repayment');
+    expect(contract.contract_id).toEqual(expect.any(String));
+  });
+
+  it('declined: no notification; PRESIGNED with its link until the token runs out, then EXPIRED (confirmed once)', async () => {
+    const body = contractBody({ person: PEOPLE[2] });
+    const answer = parse(await create(body));
+    const before = sandbox.notifications.list().length;
+    const declined = await act({ url: answer.redirect_url, action: 'decline' });
+    expect(declined.status, JSON.stringify(declined.json)).toBe(200);
+
+    const fresh = await view(body.out_contract_code);
+    expect(fresh).toMatchObject({ state: 'PRESIGNED', redirect_url: answer.redirect_url, first_repayment: { state: 'PENDING' } });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(sandbox.notifications.list().length).toBe(before);
+
+    clockOffsetMs = 10 * 60 * 1000 + 1_000;
+    wechatCalls = [];
+    const expired = await view(body.out_contract_code);
+    expect(expired.state).toBe('EXPIRED');
+    expect(expired).not.toHaveProperty('redirect_url');
+    expect(wechatCalls).toEqual([`GET /v3/credit-repayment/partner/contracts/${body.out_contract_code}`]);
+    expect((await stored(`CONTRACT#${body.out_contract_code}`, 'CONTRACT'))?.['state']).toBe('EXPIRED');
+    expect((await view(body.out_contract_code)).state).toBe('EXPIRED');
+    expect(wechatCalls).toHaveLength(1);
+  });
+
+  it('a presign whose token ran out unseen but was signed (notification lost) is found SIGNED by the query', async () => {
+    const body = contractBody({ trade: false });
+    const answer = parse(await create(body));
+    await sandbox.faults.set({ notifyDelayMs: 60_000 });
+    expect((await act({ url: answer.redirect_url, action: 'sign' })).status).toBe(200);
+    sandbox.notifications.cancelAll(); // the SIGN_CONTRACT notification is lost
+    clockOffsetMs = 11 * 60 * 1000;
+    const contract = await view(body.out_contract_code);
+    expect(contract.state).toBe('SIGNED');
+    expect(contract.contract_id).toEqual(expect.any(String));
+  });
+});
+
+describe('POST /repayment-contracts: a contract code is never reusable', () => {
+  it('same request → the stored answer; different request → 409; after the token → 409; no further WeChat call', async () => {
+    const body = contractBody();
+    const first = parse(await create(body));
+    const again = await create(JSON.parse(JSON.stringify({ ...body, display_name: PEOPLE[0].mask, appid: partner.appid })));
+    expect(again.statusCode).toBe(201);
+    expect(again.headers?.['idempotent-replayed']).toBe('true');
+    expect(parse(again)).toEqual(first);
+
+    const lowerX = await create({ ...body, real_identity: { ...body.real_identity, identity_id: PEOPLE[0].id.toLowerCase() } });
+    expect(lowerX.statusCode).toBe(201);
+
+    const other = await create({ ...body, real_identity: { ...body.real_identity, real_name: '欧阳娜' } });
+    expect(other.statusCode).toBe(409);
+    expect(parse(other).code).toBe('CONTRACT_CODE_USED');
+    const otherAmount = await create({ ...body, repayment_amount_limit: '20000' });
+    expect(parse(otherAmount).code).toBe('CONTRACT_CODE_USED');
+
+    clockOffsetMs = 10 * 60 * 1000;
+    const late = await create(body);
+    expect(late.statusCode).toBe(409);
+    expect(parse(late).code).toBe('PRESIGN_EXPIRED');
+    expect(parse(late).detail).toMatch(/new one/);
+    expect(presignCalls()).toBe(1);
+  });
+
+  it('concurrent identical requests make one WeChat call and all get its answer', async () => {
+    const body = contractBody();
+    const results = await Promise.all(Array.from({ length: 8 }, () => create(body)));
+    expect(results.map((r) => r.statusCode)).toEqual(Array(8).fill(201));
+    expect(new Set(results.map((r) => parse(r).redirect_url)).size).toBe(1);
+    expect(presignCalls()).toBe(1);
+  });
+
+  it('validation errors are 400s naming the field, and call nothing', async () => {
+    const body = contractBody({ over: { display_name: '*娜' } });
+    const res = await create(body);
+    expect(res.statusCode).toBe(400);
+    expect(parse(res).errors).toEqual([{ field: 'display_name', message: expect.stringContaining('mask') }]);
+    const notify = await create({ ...body, display_name: undefined, contract_notify_url: 'https://x.example/n' });
+    expect(parse(notify).errors).toEqual([{ field: 'contract_notify_url', message: 'is set by the service and must not be sent' }]);
+    const id = await create(contractBody({ over: { real_identity: { identity_type: 'REAL_IDENTITY_TYPE_ID_CARD', identity_id: '320583198706124575', real_name: '岳飞' } } }));
+    expect(parse(id).errors).toEqual([{ field: 'real_identity.identity_id', message: expect.any(String) }]);
+    expect(wechatCalls).toEqual([]);
+    expect(await stored(`CONTRACT#${body.out_contract_code}`, 'CONTRACT')).toBeUndefined();
+  });
+
+  it('a WeChat refusal is stored and answered again without a call; the code stays used', async () => {
+    const body = contractBody({ over: { plan_id: 'NOT_MY_PLAN' } });
+    const res = await create(body);
+    expect(res.statusCode).toBe(422);
+    expect(parse(res)).toMatchObject({ code: 'PARAM_ERROR', wechatpay: { status: 400, code: 'PARAM_ERROR', field: 'plan_id' } });
+    const again = await create(body);
+    expect(again.statusCode).toBe(422);
+    expect(presignCalls()).toBe(1);
+    expect(await view(body.out_contract_code)).toMatchObject({ state: 'REJECTED', error: { code: 'PARAM_ERROR' } });
+    // The first repayment's out_trade_no was given back (WeChat consumed nothing).
+    expect(await stored(`REPAY#${body.trade_info!.out_trade_no}`, 'REPAYMENT')).toBeUndefined();
+    const fixed = await create({ ...body, plan_id: 'PLAN_REPAY_001' });
+    expect(parse(fixed).code).toBe('CONTRACT_CODE_USED');
+  });
+
+  it('a lost answer is 503, and only the identical request may ask again', async () => {
+    const body = contractBody({ trade: false });
+    failPresign = true;
+    const lost = await create(body);
+    expect(lost.statusCode).toBe(503);
+    expect((await get(body.out_contract_code)).statusCode).toBe(404);
+    failPresign = false;
+    expect(parse(await create({ ...body, repayment_day: 6 })).code).toBe('CONTRACT_CODE_USED');
+    const retried = await create(body);
+    expect(retried.statusCode).toBe(201);
+    expect(parse(retried).state).toBe('PRESIGNED');
+  });
+
+  it('WeChat acted but its answer was lost, and the retry is refused as a used code: REJECTED, nothing given back', async () => {
+    const body = contractBody();
+    await sandbox.faults.set({ timeout: 1, timeoutMode: 'after', timeoutHangMs: 5_000, match: '/h5-presign' });
+    const res = await create(body);
+    expect(res.statusCode).toBe(422);
+    expect(parse(res)).toMatchObject({ code: 'INVALID_REQUEST', wechatpay: { status: 400 } });
+    expect(presignCalls()).toBe(2); // the client's own retry after the timeout
+    expect(await view(body.out_contract_code)).toMatchObject({ state: 'REJECTED', error: { code: 'INVALID_REQUEST' } });
+    // WeChat may hold the first repayment's out_trade_no now: it stays with this contract.
+    expect(await stored(`REPAY#${body.trade_info!.out_trade_no}`, 'REPAYMENT')).toMatchObject({ out_contract_code: body.out_contract_code });
+    await sandbox.faults.set({ match: '' });
+  });
+
+  it('GET of an unknown or malformed code', async () => {
+    expect((await get(uniq('RC'))).statusCode).toBe(404);
+    const bad = await get('not-a-code');
+    expect(bad.statusCode).toBe(400);
+    expect(parse(bad).errors[0].field).toBe('out_contract_code');
+  });
+});
+
+describe('presign from the queue (SQS, ReportBatchItemFailures)', () => {
+  it('presigns, answers redeliveries and copies from the record (one WeChat call), and the contract signs', async () => {
+    const body = contractBody();
+    const message = sqsRecord(body);
+    expect(await queueHandler(sqs(message))).toEqual({ batchItemFailures: [] });
+    expect(presignCalls()).toBe(1);
+    const presigned = await view(body.out_contract_code);
+    expect(presigned.state).toBe('PRESIGNED');
+    expect((await stored(`CONTRACT#${body.out_contract_code}`, 'CONTRACT'))?.['source']).toBe('queue');
+
+    // The same message redelivered, plus a duplicate send of the same body, in one batch.
+    expect(await queueHandler(sqs(message, sqsRecord(body), message))).toEqual({ batchItemFailures: [] });
+    expect(presignCalls()).toBe(1);
+
+    expect((await act({ url: presigned.redirect_url, action: 'sign' })).status).toBe(200);
+    const signed = await eventually(() => view(body.out_contract_code), (v) => v.state === 'SIGNED' && v.first_repayment?.state === 'PAY_SUCCESS');
+    expect(signed.state).toBe('SIGNED');
+
+    // A redelivery long after: acknowledged, nothing called, nothing changed.
+    clockOffsetMs = 30 * 60 * 1000;
+    expect(await queueHandler(sqs(message))).toEqual({ batchItemFailures: [] });
+    expect(presignCalls()).toBe(1);
+    clockOffsetMs = 0;
+    expect((await view(body.out_contract_code)).state).toBe('SIGNED');
+  });
+
+  it('concurrent copies of one message: one WeChat call', async () => {
+    const body = contractBody({ trade: false });
+    const records = Array.from({ length: 6 }, () => sqsRecord(body));
+    expect(await queueHandler(sqs(...records))).toEqual({ batchItemFailures: [] });
+    expect(presignCalls()).toBe(1);
+  });
+
+  it('reports only transient failures; the redelivery then presigns', async () => {
+    const body = contractBody({ trade: false });
+    const message = sqsRecord(body);
+    const good = sqsRecord(contractBody({ trade: false }));
+    failPresign = true;
+    const first = await queueHandler(sqs(message));
+    expect(first).toEqual({ batchItemFailures: [{ itemIdentifier: message.messageId }] });
+    failPresign = false;
+    expect(await queueHandler(sqs(message, good))).toEqual({ batchItemFailures: [] });
+    expect((await view(body.out_contract_code)).state).toBe('PRESIGNED');
+  });
+
+  it('records permanent refusals instead of retrying them: invalid bodies and WeChat 4xx', async () => {
+    const invalid = contractBody({ over: { real_identity: { identity_type: 'REAL_IDENTITY_TYPE_ID_CARD', identity_id: '320583198706124575', real_name: '岳飞' } } });
+    const refused = contractBody({ over: { plan_id: 'NOT_MY_PLAN' } });
+    const unreadable = sqsRecord('{"out_contract_code": "has-dash", "real_identity": ');
+    const invalidMessage = sqsRecord(invalid);
+    const refusedMessage = sqsRecord(refused);
+    const batch = sqs(invalidMessage, refusedMessage, unreadable);
+    expect(await queueHandler(batch)).toEqual({ batchItemFailures: [] });
+    expect(presignCalls()).toBe(1);
+
+    expect(await view(invalid.out_contract_code)).toMatchObject({
+      state: 'REJECTED',
+      error: { code: 'INVALID_REQUEST', errors: [{ field: 'real_identity.identity_id', message: expect.any(String) }] },
+    });
+    expect(await view(refused.out_contract_code)).toMatchObject({ state: 'REJECTED', error: { code: 'PARAM_ERROR' } });
+    expect(await stored(`PRESIGNMSG#${unreadable.messageId}`, 'REJECTED')).toMatchObject({
+      state: 'REJECTED',
+      refusal: { code: 'INVALID_REQUEST', errors: [{ field: 'body' }] },
+    });
+
+    // Redelivered: acknowledged again, still no second WeChat call, no second record.
+    expect(await queueHandler(batch)).toEqual({ batchItemFailures: [] });
+    expect(presignCalls()).toBe(1);
+    expect(await stored(`PRESIGNMSG#${invalidMessage.messageId}`, 'REJECTED')).toBeUndefined();
+
+    // A different request for a code already used is refused at message level; the contract is untouched.
+    const conflicting = sqsRecord({ ...refused, plan_id: 'PLAN_REPAY_001' });
+    expect(await queueHandler(sqs(conflicting))).toEqual({ batchItemFailures: [] });
+    expect(await stored(`PRESIGNMSG#${conflicting.messageId}`, 'REJECTED')).toMatchObject({ refusal: { code: 'CONTRACT_CODE_USED' } });
+    expect((await view(refused.out_contract_code)).error.code).toBe('PARAM_ERROR');
+  });
+
+  it('the sample event in events/ is a valid presign message', async () => {
+    const sample = JSON.parse(await readFile(new URL('../../../events/presign-repayment-contract.sqs.json', import.meta.url), 'utf8')) as SQSEvent;
+    expect(sample.Records).toHaveLength(1);
+    const record = sample.Records[0]!;
+    const body: Record<string, any> = { ...(JSON.parse(record.body) as Record<string, any>), out_contract_code: uniq('RC') };
+    delete body.trade_info;
+    expect(await queueHandler(sqs({ ...record, body: JSON.stringify(body) }))).toEqual({ batchItemFailures: [] });
+    expect((await view(body.out_contract_code)).state).toBe('PRESIGNED');
+  });
+});
+
+describe('notifications: every field optional, forward only', () => {
+  async function presigned(trade: boolean | { deduct_amount: string } = false) {
+    const body = contractBody({ trade });
+    const answer = parse(await create(body));
+    return { body, answer };
+  }
+
+  it('a TERMINATE before its SIGN still ends TERMINATED, and the late SIGN fills in what it knows', async () => {
+    const { body } = await presigned();
+    const code = body.out_contract_code;
+    const terminated = await notify('/notify/repayment-contract', 'CREDIT_REPAYMENT.TERMINATE_CONTRACT', {
+      mchid: partner.mchid,
+      out_contract_code: code,
+      contract_state: 'CONTRACT_STATE_TERMINATED',
+      contract_id: `CID${code}`,
+      contract_terminated_time: '2026-11-23T10:00:00+08:00',
+      contract_terminated_mode: 'TERMINATION_MODE_BY_USER',
+    });
+    expect(terminated.statusCode).toBe(204);
+    const sign = await notify('/notify/repayment-contract', 'CREDIT_REPAYMENT.SIGN_CONTRACT', {
+      mchid: partner.mchid,
+      out_contract_code: code,
+      contract_state: 'CONTRACT_STATE_EFFECTIVE',
+      contract_id: `CID${code}`,
+      openid: 'o-late-sign',
+      contract_signed_time: '2026-11-23T09:59:00+08:00',
+    });
+    expect(sign.statusCode).toBe(204);
+    expect(await view(code)).toMatchObject({
+      state: 'TERMINATED',
+      contract_id: `CID${code}`,
+      openid: 'o-late-sign',
+      contract_signed_time: '2026-11-23T09:59:00+08:00',
+      contract_terminated_mode: 'TERMINATION_MODE_BY_USER',
+    });
+    expect(wechatCalls.filter((c) => c.startsWith('GET '))).toEqual([]);
+  });
+
+  it('a payload without the state or id is confirmed with the query APIs; a bare contract_id finds its contract', async () => {
+    const { body, answer } = await presigned(true);
+    const code = body.out_contract_code;
+    await sandbox.faults.set({ notifyDelayMs: 60_000 });
+    const signed = await act({ url: answer.redirect_url, action: 'sign' });
+    sandbox.notifications.cancelAll(); // only our hand-made notifications arrive
+    wechatCalls = [];
+
+    expect((await notify('/notify/repayment-contract', 'CREDIT_REPAYMENT.SIGN_CONTRACT', { out_contract_code: code })).statusCode).toBe(204);
+    expect(wechatCalls).toEqual([`GET /v3/credit-repayment/partner/contracts/${code}`]);
+    const contract = await view(code);
+    expect(contract).toMatchObject({ state: 'SIGNED', contract_id: signed.json.target.contract_id });
+    expect(contract.openid).toEqual(expect.any(String));
+
+    // A repayment notification with nothing but its out_trade_no: the deduct-order query supplies state and amount.
+    wechatCalls = [];
+    const paid = await notify('/notify/repayment', 'CREDIT_REPAYMENT.DEDUCTION_PAY', { out_trade_no: body.trade_info!.out_trade_no });
+    expect(paid.statusCode).toBe(204);
+    expect(wechatCalls).toEqual([`GET /v3/credit-repayment/partner/deduct-orders/${body.trade_info!.out_trade_no}`]);
+    expect((await view(code)).first_repayment).toMatchObject({
+      state: 'PAY_SUCCESS',
+      order_state: 'DEDUCT_ORDER_STATE_PAY_SUCCESS',
+      pay_success_amount: '5000',
+      transaction_id: expect.any(String),
+    });
+
+    // Only contract_id: found through what the signing taught us; still EFFECTIVE at WeChat, but the event says terminated.
+    const onlyId = await notify('/notify/repayment-contract', 'CREDIT_REPAYMENT.TERMINATE_CONTRACT', { contract_id: contract.contract_id });
+    expect(onlyId.statusCode).toBe(204);
+    expect((await view(code)).state).toBe('TERMINATED');
+
+    // Nothing to go by: kept and flagged, acknowledged.
+    const nothing = await notify('/notify/repayment-contract', 'CREDIT_REPAYMENT.SIGN_CONTRACT', { summary: 'x' });
+    expect(nothing.statusCode).toBe(204);
+  });
+
+  it('the repayment is matched by out_trade_no and bound by amount; a wrong amount is flagged, not applied', async () => {
+    const { body } = await presigned({ deduct_amount: '3000' });
+    const outTradeNo = body.trade_info!.out_trade_no;
+    const wrong = await notify('/notify/repayment', 'CREDIT_REPAYMENT.DEDUCTION_PAY', {
+      mchid: partner.mchid,
+      out_trade_no: outTradeNo,
+      order_state: 'DEDUCT_ORDER_STATE_PAY_SUCCESS',
+      deduct_amount: '30000',
+      pay_success_amount: '30000',
+      transaction_id: 'TX-WRONG',
+    });
+    expect(wrong.statusCode).toBe(204);
+    expect((await view(body.out_contract_code)).first_repayment).toMatchObject({ state: 'PENDING' });
+    const scan = await dynamo.send(new ScanCommand({ TableName: localStack().tableName }));
+    const flagged = (scan.Items ?? []).map((i) => unmarshall(i)).filter((i) => i['pk'] === `UNMATCHED#REPAYMENT#${outTradeNo}`);
+    expect(flagged).toHaveLength(1);
+    expect(flagged[0]).toMatchObject({ flagged: true, reason: 'differs in deduct_amount' });
+
+    const right = await notify('/notify/repayment', 'CREDIT_REPAYMENT.DEDUCTION_PAY', {
+      mchid: partner.mchid,
+      out_trade_no: outTradeNo,
+      order_state: 'DEDUCT_ORDER_STATE_PAY_SUCCESS',
+      deduct_amount: 3000,
+      pay_success_amount: 3000,
+      transaction_id: 'TX-RIGHT',
+      contract_id: `CID${body.out_contract_code}`,
+    });
+    expect(right.statusCode).toBe(204);
+    const contract = await view(body.out_contract_code);
+    expect(contract.first_repayment).toMatchObject({ state: 'PAY_SUCCESS', transaction_id: 'TX-RIGHT', pay_success_amount: '3000' });
+    // A paid first repayment proves the signing, even before (or without) SIGN_CONTRACT.
+    expect(contract).toMatchObject({ state: 'SIGNED', contract_id: `CID${body.out_contract_code}` });
+  });
+
+  it('duplicated and out-of-order deliveries from the sandbox change the contract once', async () => {
+    await sandbox.faults.set({ notifyCopies: 3, notifyOrder: 'reversed' });
+    const { body, answer } = await presigned(true);
+    const trade = body.trade_info!;
+    const seqBefore = lastSeq();
+    expect((await act({ url: answer.redirect_url, action: 'sign' })).status).toBe(200);
+    const contract = await eventually(() => view(body.out_contract_code), (v) => v.state === 'SIGNED' && v.first_repayment?.state === 'PAY_SUCCESS');
+    expect(contract.state).toBe('SIGNED');
+    expect(contract.contract_id).toEqual(expect.any(String));
+    await eventually(async () => sandbox.notifications.pending(), (n) => n === 0, 5_000);
+    const deliveries = sandbox.notifications.list().filter((a) => a.seq > seqBefore);
+    const sent = new Set(deliveries.map((a) => a.id));
+    expect(sent.size).toBe(2);
+    expect(deliveries.map((a) => a.event).slice(0, 3)).toEqual(Array(3).fill('CREDIT_REPAYMENT.DEDUCTION_PAY'));
+    expect(deliveries.every((a) => a.ok && a.status === 204)).toBe(true);
+    expect(deliveries).toHaveLength(6);
+    // Three concurrent copies of each: the repayment was applied once, the contract moved once.
+    const repayment = await stored(`REPAY#${trade.out_trade_no}`, 'REPAYMENT');
+    expect([...(repayment?.['event_ids'] as Set<string>)]).toHaveLength(1);
+    const record = await stored(`CONTRACT#${body.out_contract_code}`, 'CONTRACT');
+    expect([...(record?.['event_ids'] as Set<string>)].every((id) => sent.has(id))).toBe(true);
+  });
+});
+
+describe('privacy', () => {
+  it('no plain-text name or ID number in any log line or any table item after all of the above', async () => {
+    // Wait for the sandbox's last deliveries so their handling is logged too.
+    await eventually(async () => sandbox.notifications.pending(), (n) => n === 0, 5_000);
+    expect(output.length).toBeGreaterThan(20);
+    const scan = await dynamo.send(new ScanCommand({ TableName: localStack().tableName }));
+    const items = (scan.Items ?? []).map((i) => JSON.stringify(unmarshall(i), (_k, v: unknown) => (v instanceof Set ? [...v] : v)));
+    expect(items.filter((i) => i.includes('REPAYMENT_CONTRACT')).length).toBeGreaterThan(10);
+    const haystacks = [...output, ...items];
+    for (const person of [...PEOPLE, { ...SAMPLE_PERSON, mask: '***明' }]) {
+      for (const secret of [person.name, person.id, person.id.toUpperCase(), person.id.toLowerCase(), person.id.slice(0, 17)]) {
+        const hits = haystacks.filter((h) => h.includes(secret));
+        expect(hits, `found ${secret === person.name ? 'a name' : 'an ID number'}`).toEqual([]);
+      }
+    }
+    // The masks may be stored (they are what WeChat shows), and they are.
+    expect(items.some((i) => i.includes(PEOPLE[0].mask))).toBe(true);
+  });
+});
