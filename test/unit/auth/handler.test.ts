@@ -1,6 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createAuthorizerHandler, UNAUTHORIZED_MESSAGE } from '../../../functions/authorizer/handler';
-import type { AuthorizerEvent, AuthorizerResult } from '../../../functions/authorizer/handler';
+import { createAuthorizerHandler, UNAUTHORIZED_MESSAGE } from '../../../shared/auth/authorizer';
+import type { AuthorizerEvent, AuthorizerResult } from '../../../shared/auth/authorizer';
 import { createTokenVerifier } from '../../../shared/auth/verifier';
 import type { TokenVerifier } from '../../../shared/auth/verifier';
 import { AUDIENCE, hs256WithPublicKey, ISSUER, makeKey, sign, unsecuredToken } from './helpers';

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { JWK } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createAuthorizerHandler } from '../../../functions/authorizer/handler';
+import { createAuthorizerHandler } from '../../../shared/auth/authorizer';
 import { createTokenVerifier, TokenError } from '../../../shared/auth/verifier';
 import type { TokenVerifier } from '../../../shared/auth/verifier';
 import { AUDIENCE, hs256WithPublicKey, ISSUER, makeKey, sign, unsecuredToken } from './helpers';
