@@ -1,18 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { DeleteItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { Hash } from 'wechatpay-axios-plugin';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { handler as createHandler } from '../../../functions/http/create-contract-order';
 import { handler as getHandler } from '../../../functions/http/get-contract-order';
 import { handler as contractNotifyHandler } from '../../../functions/notify/contract-order-contract';
 import { handler as paymentNotifyHandler } from '../../../functions/notify/contract-order-payment';
-import { createRuntime, useRuntime, type Runtime } from '../../../shared/runtime/container';
+import type { Runtime } from '../../../shared/runtime/container';
 import { keys } from '../../../shared/store/keys';
-import { startSandbox, type RunningSandbox } from '../../../sandbox/index';
+import type { RunningSandbox } from '../../../sandbox/index';
 import { localStack, testDynamoDbClient } from '../../support/env';
-import { serveHandlers, type ServedHandlers } from '../../support/lambda-http';
+import { httpEvent, startFlowStack, type FlowStack } from '../../support/flow';
+import type { ServedHandlers } from '../../support/lambda-http';
 
 type Result = APIGatewayProxyStructuredResultV2;
 type Json = Record<string, any>;
@@ -21,22 +22,15 @@ const SUCCESS_XML = '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_
 const PAYMENT_ROUTE = 'POST /notify/contract-order/payment';
 const CONTRACT_ROUTE = 'POST /notify/contract-order/contract';
 
+let flow: FlowStack;
 let sandbox: RunningSandbox;
 let served: ServedHandlers;
 let rt: Runtime;
 let dynamo: DynamoDBClient;
-let clockOffsetMs = 0;
-let wechatCalls: string[] = [];
 let direct: { mchid: string; appid: string; apiV2Key: string; planId: number };
 let serial = BigInt(Date.now()) * 1000n;
 
-const event = (body: unknown, extra: Partial<APIGatewayProxyEventV2> = {}): APIGatewayProxyEventV2 =>
-  ({
-    headers: { 'content-type': 'application/json' },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-    isBase64Encoded: false,
-    ...extra,
-  }) as APIGatewayProxyEventV2;
+const event = httpEvent;
 
 const parse = (result: Result) => JSON.parse(result.body ?? '{}') as Json;
 const create = async (body: unknown) => (await createHandler(event(body))) as Result;
@@ -129,50 +123,26 @@ async function flagged(businessKey: string): Promise<Json[]> {
   return (scan.Items ?? []).map((i) => unmarshall(i)).filter((i) => i.kind === 'UNMATCHED_EVENT' && i.business_key === businessKey);
 }
 
-const contractOrderCalls = () => wechatCalls.filter((c) => c === 'POST /pay/contractorder');
+const contractOrderCalls = () => flow.calls.filter((c) => c === 'POST /pay/contractorder');
 
 beforeAll(async () => {
   const stack = localStack();
-  // A private sandbox: this file switches faults on, which must not leak into other files' calls.
-  sandbox = await startSandbox({ config: stack.sandboxConfig as never, timeScale: 0.001 });
-  served = await serveHandlers({
-    [PAYMENT_ROUTE]: paymentNotifyHandler as never,
-    [CONTRACT_ROUTE]: contractNotifyHandler as never,
+  flow = await startFlowStack({
+    routes: { [PAYMENT_ROUTE]: paymentNotifyHandler as never, [CONTRACT_ROUTE]: contractNotifyHandler as never },
   });
-  const countingFetch: typeof fetch = (input, init) => {
-    wechatCalls.push(`${init?.method ?? 'GET'} ${new URL(String(input instanceof Request ? input.url : input)).pathname}`);
-    return fetch(input, init);
-  };
-  rt = createRuntime({
-    env: {
-      ...stack.env,
-      WECHATPAY_BASE_URL: sandbox.url,
-      WECHATPAY_BACKUP_BASE_URL: sandbox.backupUrl,
-      PUBLIC_BASE_URL: served.url,
-      WECHATPAY_TIMEOUT_MS: '2000',
-    },
-    fetch: countingFetch,
-    now: () => Date.now() + clockOffsetMs,
-  });
-  useRuntime(rt);
+  ({ sandbox, served, rt } = flow);
   dynamo = testDynamoDbClient();
-  const secret = stack.secrets[stack.secretIds.direct]!;
-  const sandboxMerchant = stack.sandboxConfig.merchants.find((m: { mchid: string }) => m.mchid === secret.mchid) as { planIds: string[] };
-  direct = { mchid: secret.mchid, appid: secret.appid, apiV2Key: secret.apiV2Key!, planId: Number(sandboxMerchant.planIds[0]) };
+  const merchant = flow.merchant('direct');
+  const sandboxMerchant = stack.sandboxConfig.merchants.find((m: { mchid: string }) => m.mchid === merchant.mchid) as { planIds: string[] };
+  direct = { mchid: merchant.mchid, appid: merchant.appid, apiV2Key: merchant.apiV2Key!, planId: Number(sandboxMerchant.planIds[0]) };
 });
 
 afterAll(async () => {
-  useRuntime(undefined);
-  await served?.close();
-  await sandbox?.close();
+  await flow?.close();
   dynamo?.destroy();
 });
 
-beforeEach(async () => {
-  clockOffsetMs = 0;
-  wechatCalls = [];
-  await sandbox.faults.set({ systemError: 0, timeout: 0, signTest: 0, mainDown: false, notifyCopies: 1, notifyOrder: 'normal', match: '' });
-});
+beforeEach(() => flow.reset());
 
 describe('POST /contract-orders → pay → both notifications → GET, for every trade type', () => {
   it.each(['JSAPI', 'NATIVE', 'APP', 'MWEB'] as const)('%s', async (tradeType) => {
@@ -287,7 +257,7 @@ describe('idempotency', () => {
   it('after 2 h the prepay_id is gone → 409 telling the caller to use new codes, without calling WeChat', async () => {
     const body = orderBody('APP');
     await create(body);
-    clockOffsetMs = 2 * 3600_000;
+    flow.clock.offsetMs = 2 * 3600_000;
     const res = await create(body);
     expect(res.statusCode).toBe(409);
     expect(parse(res)).toMatchObject({ code: 'PREPAY_EXPIRED' });
@@ -301,9 +271,9 @@ describe('idempotency', () => {
     const body = orderBody('APP', { time_expire: beijing });
     const first = parse(await create(body));
     expect(Date.parse(first.prepay_id_expires_at)).toBe(expireMs);
-    clockOffsetMs = 29 * 60_000;
+    flow.clock.offsetMs = 29 * 60_000;
     expect((await create(body)).statusCode).toBe(201);
-    clockOffsetMs = 31 * 60_000;
+    flow.clock.offsetMs = 31 * 60_000;
     expect(parse(await create(body)).code).toBe('PREPAY_EXPIRED');
     expect(contractOrderCalls()).toHaveLength(1);
   });
@@ -311,9 +281,9 @@ describe('idempotency', () => {
   it('MWEB: the stored answer only while mweb_url is valid (5 min)', async () => {
     const body = orderBody('MWEB');
     const first = parse(await create(body));
-    clockOffsetMs = 4 * 60_000;
+    flow.clock.offsetMs = 4 * 60_000;
     expect(parse(await create(body)).mweb_url).toBe(first.mweb_url);
-    clockOffsetMs = 5 * 60_000;
+    flow.clock.offsetMs = 5 * 60_000;
     const res = await create(body);
     expect(res.statusCode).toBe(409);
     expect(parse(res).code).toBe('PREPAY_EXPIRED');
@@ -338,7 +308,7 @@ describe('idempotency', () => {
       expect(fields).toContain(f);
     }
     expect((await createHandler(event('{nope'))).statusCode).toBe(400);
-    expect(wechatCalls).toHaveLength(0);
+    expect(flow.calls).toHaveLength(0);
   });
 });
 

@@ -1,35 +1,27 @@
 import { randomBytes } from 'node:crypto';
 import { ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { handler as createHandler } from '../../../functions/http/create-h5-order';
 import { handler as getHandler } from '../../../functions/http/get-h5-order';
 import { handler as notifyHandler } from '../../../functions/notify/h5-payment';
-import { createRuntime, useRuntime, type Runtime } from '../../../shared/runtime/container';
-import { startSandbox, type RunningSandbox } from '../../../sandbox/index';
+import type { Runtime } from '../../../shared/runtime/container';
+import type { RunningSandbox } from '../../../sandbox/index';
 import { localStack, testDynamoDbClient } from '../../support/env';
-import { serveHandlers, type ServedHandlers } from '../../support/lambda-http';
+import { httpEvent, startFlowStack, type FlowStack } from '../../support/flow';
 import { buildNotification, strangerKey, type NotificationKeys } from '../../support/notifications';
 
 type Result = APIGatewayProxyStructuredResultV2;
 
+let flow: FlowStack;
 let sandbox: RunningSandbox;
-let served: ServedHandlers;
 let rt: Runtime;
 let dynamo: DynamoDBClient;
-let clockOffsetMs = 0;
-let wechatCalls: string[] = [];
 let keys: NotificationKeys;
 let direct: { mchid: string; appid: string };
-
-const event = (body: unknown, extra: Partial<APIGatewayProxyEventV2> = {}): APIGatewayProxyEventV2 =>
-  ({
-    headers: { 'content-type': 'application/json' },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-    isBase64Encoded: false,
-    ...extra,
-  }) as APIGatewayProxyEventV2;
+const event = httpEvent;
+const wechatCalls = () => flow.calls;
 
 const parse = (result: Result) => JSON.parse(result.body ?? '{}') as Record<string, any>;
 const create = async (body: unknown) => (await createHandler(event(body))) as Result;
@@ -70,49 +62,19 @@ async function storedItem(outTradeNo: string) {
 }
 
 beforeAll(async () => {
-  const stack = localStack();
-  // A private sandbox: this file switches faults on, which must not leak into other files' calls.
-  sandbox = await startSandbox({ config: stack.sandboxConfig as never, timeScale: 0.001 });
-  served = await serveHandlers({ 'POST /notify/h5-payment': notifyHandler as never });
-  const countingFetch: typeof fetch = (input, init) => {
-    wechatCalls.push(`${init?.method ?? 'GET'} ${new URL(String(input instanceof Request ? input.url : input)).pathname}`);
-    return fetch(input, init);
-  };
-  rt = createRuntime({
-    env: {
-      ...stack.env,
-      WECHATPAY_BASE_URL: sandbox.url,
-      WECHATPAY_BACKUP_BASE_URL: sandbox.backupUrl,
-      PUBLIC_BASE_URL: served.url,
-      H5_QUERY_AFTER_SECONDS: '60',
-      WECHATPAY_TIMEOUT_MS: '2000',
-    },
-    fetch: countingFetch,
-    now: () => Date.now() + clockOffsetMs,
-  });
-  useRuntime(rt);
+  flow = await startFlowStack({ routes: { 'POST /notify/h5-payment': notifyHandler as never }, env: { H5_QUERY_AFTER_SECONDS: '60' } });
+  ({ sandbox, rt } = flow);
   dynamo = testDynamoDbClient();
-  const secret = stack.secrets[stack.secretIds.direct]!;
-  direct = { mchid: secret.mchid, appid: secret.appid };
-  keys = {
-    serial: stack.sandboxConfig.wechatpayKey.id,
-    privateKeyPem: stack.sandboxConfig.wechatpayKey.privateKeyPem,
-    apiV3Key: secret.apiV3Key,
-  };
+  direct = flow.merchant('direct');
+  keys = flow.notificationKeys('direct');
 });
 
 afterAll(async () => {
-  useRuntime(undefined);
-  await served?.close();
-  await sandbox?.close();
+  await flow?.close();
   dynamo?.destroy();
 });
 
-beforeEach(async () => {
-  clockOffsetMs = 0;
-  wechatCalls = [];
-  await sandbox.faults.set({ systemError: 0, timeout: 0, signTest: 0, mainDown: false });
-});
+beforeEach(() => flow.reset());
 
 describe('POST /h5-orders', () => {
   it('creates an order through WeChat and answers 201 with a 5-minute h5_url', async () => {
@@ -125,7 +87,7 @@ describe('POST /h5-orders', () => {
     const ttl = Date.parse(order.h5_url_expires_at) - Date.now();
     expect(ttl).toBeGreaterThan(290_000);
     expect(ttl).toBeLessThanOrEqual(300_000);
-    expect(wechatCalls).toEqual(['POST /v3/pay/transactions/h5']);
+    expect(wechatCalls()).toEqual(['POST /v3/pay/transactions/h5']);
   });
 
   it('answers the same body again from storage and refuses a different body with 409, without calling WeChat', async () => {
@@ -138,7 +100,7 @@ describe('POST /h5-orders', () => {
     const changed = await create({ ...body, amount: { total: 101 } });
     expect(changed.statusCode).toBe(409);
     expect(parse(changed).code).toBe('OUT_TRADE_NO_USED');
-    expect(wechatCalls).toHaveLength(1);
+    expect(wechatCalls()).toHaveLength(1);
   });
 
   it('makes one WeChat call for 10 concurrent identical requests', async () => {
@@ -146,19 +108,19 @@ describe('POST /h5-orders', () => {
     const results = await Promise.all(Array.from({ length: 10 }, () => create(body)));
     expect(results.map((r) => r.statusCode)).toEqual(Array(10).fill(201));
     expect(new Set(results.map((r) => parse(r).h5_url)).size).toBe(1);
-    expect(wechatCalls).toHaveLength(1);
+    expect(wechatCalls()).toHaveLength(1);
   });
 
   it('renews an expired h5_url with the identical request bytes', async () => {
     const body = orderBody({ time_expire: new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, '+00:00') });
     await create(body);
     const sentBefore = sandbox.state.listOrders().find((o: any) => o.out_trade_no === body.out_trade_no);
-    clockOffsetMs = 6 * 60_000;
+    flow.clock.offsetMs = 6 * 60_000;
     const renewed = await create(body);
     expect(renewed.statusCode).toBe(201);
     expect(renewed.headers?.['idempotent-replayed']).toBeUndefined();
     expect(Date.parse(parse(renewed).h5_url_expires_at)).toBeGreaterThan(Date.now() + 6 * 60_000);
-    expect(wechatCalls).toHaveLength(2);
+    expect(wechatCalls()).toHaveLength(2);
     // The sandbox refuses a changed body for a used out_trade_no (403), so acceptance proves identical bytes.
     expect(sandbox.state.listOrders().find((o: any) => o.out_trade_no === body.out_trade_no)).toBeDefined();
     expect(sentBefore).toBeDefined();
@@ -170,7 +132,7 @@ describe('POST /h5-orders', () => {
     const failed = await create(body);
     expect(failed.statusCode).toBe(503);
     expect(failed.headers?.['retry-after']).toMatch(/^\d+$/);
-    expect(wechatCalls.length).toBeGreaterThanOrEqual(2);
+    expect(wechatCalls().length).toBeGreaterThanOrEqual(2);
     await sandbox.faults.set({ systemError: 0, match: '' });
     const ok = await create(body);
     expect(ok.statusCode).toBe(201);
@@ -181,7 +143,7 @@ describe('POST /h5-orders', () => {
     await sandbox.faults.set({ signTest: 1, match: '/v3/pay/transactions/h5' });
     const res = await create(body);
     expect(res.statusCode).toBe(201);
-    expect(wechatCalls).toHaveLength(2);
+    expect(wechatCalls()).toHaveLength(2);
   });
 
   it('fails over to the backup domain when the main one refuses connections', async () => {
@@ -206,7 +168,7 @@ describe('POST /h5-orders', () => {
       expect(fields).toContain(field);
     }
     expect((await createHandler(event('{not json'))).statusCode).toBe(400);
-    expect(wechatCalls).toHaveLength(0);
+    expect(wechatCalls()).toHaveLength(0);
   });
 });
 
@@ -225,7 +187,7 @@ describe('payment notification and GET /h5-orders/{out_trade_no}', () => {
     expect(order.transaction_id).toMatch(/\d+/);
     expect(order.payer.openid).toBeTruthy();
     expect(order.h5_url).toBeUndefined();
-    expect(served.calls.filter((c) => c.route === 'POST /notify/h5-payment').every((c) => c.status === 204)).toBe(true);
+    expect(flow.served.calls.filter((c) => c.route === 'POST /notify/h5-payment').every((c) => c.status === 204)).toBe(true);
   });
 
   it('changes state once for 50 concurrent copies of one notification, all answered 204', async () => {
@@ -280,18 +242,17 @@ describe('payment notification and GET /h5-orders/{out_trade_no}', () => {
     const body = orderBody();
     const { h5_url } = parse(await create(body));
     // The notification goes nowhere: this order's notify URL points at a closed port.
-    await served.close();
+    await flow.served.close();
     await fetch(`${sandbox.url}/sandbox/act`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ url: h5_url, action: 'pay' }),
     });
     expect(parse(await get(body.out_trade_no)).state).toBe('NOTPAY');
-    clockOffsetMs = 61_000;
+    flow.clock.offsetMs = 61_000;
     const order = parse(await get(body.out_trade_no));
     expect(order.state).toBe('SUCCESS');
-    expect(wechatCalls).toContain(`GET /v3/pay/transactions/out-trade-no/${body.out_trade_no}`);
-    served = await serveHandlers({ 'POST /notify/h5-payment': notifyHandler as never });
+    expect(wechatCalls()).toContain(`GET /v3/pay/transactions/out-trade-no/${body.out_trade_no}`);
   });
 
   it('answers 404 for an unknown order and 400 for a malformed out_trade_no', async () => {

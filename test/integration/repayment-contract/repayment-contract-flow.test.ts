@@ -2,17 +2,18 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { APIGatewayProxyStructuredResultV2, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler as createHandler } from '../../../functions/http/create-repayment-contract';
 import { handler as getHandler } from '../../../functions/http/get-repayment-contract';
 import { handler as contractNotifyHandler } from '../../../functions/notify/repayment-contract';
 import { handler as repaymentNotifyHandler } from '../../../functions/notify/repayment';
 import { handler as queueHandler } from '../../../functions/queue/presign-repayment-contract';
-import { createRuntime, useRuntime, type Runtime } from '../../../shared/runtime/container';
-import { startSandbox, type RunningSandbox } from '../../../sandbox/index';
+import type { Runtime } from '../../../shared/runtime/container';
+import type { RunningSandbox } from '../../../sandbox/index';
 import { localStack, testDynamoDbClient } from '../../support/env';
-import { serveHandlers, type ServedHandlers } from '../../support/lambda-http';
+import { httpEvent, startFlowStack, type FlowStack } from '../../support/flow';
+import type { ServedHandlers } from '../../support/lambda-http';
 import { buildNotification, type NotificationKeys } from '../../support/notifications';
 
 /**
@@ -32,12 +33,11 @@ const PEOPLE = [
 // The person in events/presign-repayment-contract.sqs.json, presigned by the sample-event test.
 const SAMPLE_PERSON = { name: '诸葛孔明', id: '330106197509238882' };
 
+let flow: FlowStack;
 let sandbox: RunningSandbox;
 let served: ServedHandlers;
 let rt: Runtime;
 let dynamo: DynamoDBClient;
-let clockOffsetMs = 0;
-let wechatCalls: string[] = [];
 let failPresign = false;
 let keys: NotificationKeys;
 let partner: { mchid: string; appid: string };
@@ -45,13 +45,7 @@ const output: string[] = [];
 
 const uniq = (prefix: string) => `${prefix}${Date.now().toString(36)}${randomBytes(5).toString('hex')}`.toUpperCase();
 
-const event = (body: unknown, extra: Partial<APIGatewayProxyEventV2> = {}): APIGatewayProxyEventV2 =>
-  ({
-    headers: { 'content-type': 'application/json' },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-    isBase64Encoded: false,
-    ...extra,
-  }) as APIGatewayProxyEventV2;
+const event = httpEvent;
 
 const parse = (result: Result) => JSON.parse(result.body ?? '{}') as Record<string, any>;
 const create = async (body: unknown) => (await createHandler(event(body))) as Result;
@@ -81,14 +75,7 @@ function contractBody(options: { person?: (typeof PEOPLE)[number]; trade?: boole
   };
 }
 
-async function act(body: Record<string, unknown>): Promise<{ status: number; json: Record<string, any> }> {
-  const response = await fetch(`${sandbox.url}/sandbox/act`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  return { status: response.status, json: (await response.json()) as Record<string, any> };
-}
+const act = (body: Record<string, unknown>) => flow.act(body);
 
 async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -121,7 +108,7 @@ function sqsRecord(body: unknown, messageId = `msg-${++messageSeq}-${randomBytes
 const sqs = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
 
 const lastSeq = () => sandbox.notifications.list().at(-1)?.seq ?? 0;
-const presignCalls = () => wechatCalls.filter((c) => c === 'POST /v3/credit-repayment/partner/contracts/h5-presign').length;
+const presignCalls = () => flow.calls.filter((c) => c === 'POST /v3/credit-repayment/partner/contracts/h5-presign').length;
 const stored = (pk: string, sk: string) => rt.claims.get<Record<string, any>>({ pk, sk });
 
 async function notify(path: '/notify/repayment-contract' | '/notify/repayment', eventType: string, resource: unknown) {
@@ -131,7 +118,6 @@ async function notify(path: '/notify/repayment-contract' | '/notify/repayment', 
 }
 
 beforeAll(async () => {
-  const stack = localStack();
   // Everything this process writes: console.* and the raw streams (Powertools logs through its own Console).
   for (const method of ['log', 'error', 'warn', 'info', 'debug'] as const) {
     vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
@@ -145,52 +131,28 @@ beforeAll(async () => {
       return true;
     }) as typeof stream.write);
   }
-  sandbox = await startSandbox({ config: stack.sandboxConfig as never, timeScale: 0.001 });
-  served = await serveHandlers({
-    'POST /notify/repayment-contract': contractNotifyHandler as never,
-    'POST /notify/repayment': repaymentNotifyHandler as never,
-  });
-  const countingFetch: typeof fetch = (input, init) => {
-    const url = new URL(String(input instanceof Request ? input.url : input));
-    wechatCalls.push(`${init?.method ?? 'GET'} ${url.pathname}`);
-    if (failPresign && url.pathname.endsWith('/h5-presign')) return Promise.reject(new TypeError('fetch failed'));
-    return fetch(input, init);
-  };
-  rt = createRuntime({
-    env: {
-      ...stack.env,
-      WECHATPAY_BASE_URL: sandbox.url,
-      WECHATPAY_BACKUP_BASE_URL: sandbox.backupUrl,
-      PUBLIC_BASE_URL: served.url,
-      WECHATPAY_TIMEOUT_MS: '2000',
+  flow = await startFlowStack({
+    routes: {
+      'POST /notify/repayment-contract': contractNotifyHandler as never,
+      'POST /notify/repayment': repaymentNotifyHandler as never,
     },
-    fetch: countingFetch,
-    now: () => Date.now() + clockOffsetMs,
+    intercept: (url) => (failPresign && url.pathname.endsWith('/h5-presign') ? Promise.reject(new TypeError('fetch failed')) : undefined),
   });
-  useRuntime(rt);
+  ({ sandbox, served, rt } = flow);
   dynamo = testDynamoDbClient();
-  const secret = stack.secrets[stack.secretIds.serviceProvider]!;
-  partner = { mchid: secret.mchid, appid: secret.appid };
-  keys = {
-    serial: stack.sandboxConfig.wechatpayKey.id,
-    privateKeyPem: stack.sandboxConfig.wechatpayKey.privateKeyPem,
-    apiV3Key: secret.apiV3Key,
-  };
+  partner = flow.merchant('partner');
+  keys = flow.notificationKeys('partner');
 });
 
 afterAll(async () => {
   vi.restoreAllMocks();
-  useRuntime(undefined);
-  await served?.close();
-  await sandbox?.close();
+  await flow?.close();
   dynamo?.destroy();
 });
 
 beforeEach(async () => {
-  clockOffsetMs = 0;
-  wechatCalls = [];
   failPresign = false;
-  await sandbox.faults.set({ systemError: 0, timeout: 0, signTest: 0, match: '', notifyDelayMs: 0, notifyCopies: 1, notifyOrder: 'normal' });
+  await flow.reset();
 });
 
 describe('POST /repayment-contracts → sign → notifications → GET', () => {
@@ -205,7 +167,7 @@ describe('POST /repayment-contracts → sign → notifications → GET', () => {
     const ttl = Date.parse(answer.redirect_url_expires_at) - Date.now();
     expect(ttl).toBeGreaterThan(590_000);
     expect(ttl).toBeLessThanOrEqual(600_000);
-    expect(wechatCalls).toEqual(['POST /v3/credit-repayment/partner/contracts/h5-presign']);
+    expect(flow.calls).toEqual(['POST /v3/credit-repayment/partner/contracts/h5-presign']);
 
     // What WeChat got: the mask it checks against the real name, and our own notify URLs.
     const [sent] = sandbox.state.listContracts().repayment.filter((c) => c.out_contract_code === body.out_contract_code);
@@ -245,7 +207,7 @@ describe('POST /repayment-contracts → sign → notifications → GET', () => {
       expect(attempt).toMatchObject({ ok: true, status: 204, attempt: 1, target: expect.stringContaining(served.url) });
     }
     // The notifications were complete: no query was needed.
-    expect(wechatCalls).toEqual(['POST /v3/credit-repayment/partner/contracts/h5-presign']);
+    expect(flow.calls).toEqual(['POST /v3/credit-repayment/partner/contracts/h5-presign']);
 
     // The person terminates in WeChat: TERMINATE_CONTRACT moves the contract on.
     expect((await act({ out_contract_code: body.out_contract_code, action: 'terminate' })).status).toBe(200);
@@ -278,15 +240,15 @@ describe('POST /repayment-contracts → sign → notifications → GET', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(sandbox.notifications.list().length).toBe(before);
 
-    clockOffsetMs = 10 * 60 * 1000 + 1_000;
-    wechatCalls = [];
+    flow.clock.offsetMs = 10 * 60 * 1000 + 1_000;
+    flow.calls.length = 0;
     const expired = await view(body.out_contract_code);
     expect(expired.state).toBe('EXPIRED');
     expect(expired).not.toHaveProperty('redirect_url');
-    expect(wechatCalls).toEqual([`GET /v3/credit-repayment/partner/contracts/${body.out_contract_code}`]);
+    expect(flow.calls).toEqual([`GET /v3/credit-repayment/partner/contracts/${body.out_contract_code}`]);
     expect((await stored(`CONTRACT#${body.out_contract_code}`, 'CONTRACT'))?.['state']).toBe('EXPIRED');
     expect((await view(body.out_contract_code)).state).toBe('EXPIRED');
-    expect(wechatCalls).toHaveLength(1);
+    expect(flow.calls).toHaveLength(1);
   });
 
   it('a presign whose token ran out unseen but was signed (notification lost) is found SIGNED by the query', async () => {
@@ -295,7 +257,7 @@ describe('POST /repayment-contracts → sign → notifications → GET', () => {
     await sandbox.faults.set({ notifyDelayMs: 60_000 });
     expect((await act({ url: answer.redirect_url, action: 'sign' })).status).toBe(200);
     sandbox.notifications.cancelAll(); // the SIGN_CONTRACT notification is lost
-    clockOffsetMs = 11 * 60 * 1000;
+    flow.clock.offsetMs = 11 * 60 * 1000;
     const contract = await view(body.out_contract_code);
     expect(contract.state).toBe('SIGNED');
     expect(contract.contract_id).toEqual(expect.any(String));
@@ -320,7 +282,7 @@ describe('POST /repayment-contracts: a contract code is never reusable', () => {
     const otherAmount = await create({ ...body, repayment_amount_limit: '20000' });
     expect(parse(otherAmount).code).toBe('CONTRACT_CODE_USED');
 
-    clockOffsetMs = 10 * 60 * 1000;
+    flow.clock.offsetMs = 10 * 60 * 1000;
     const late = await create(body);
     expect(late.statusCode).toBe(409);
     expect(parse(late).code).toBe('PRESIGN_EXPIRED');
@@ -345,7 +307,7 @@ describe('POST /repayment-contracts: a contract code is never reusable', () => {
     expect(parse(notify).errors).toEqual([{ field: 'contract_notify_url', message: 'is set by the service and must not be sent' }]);
     const id = await create(contractBody({ over: { real_identity: { identity_type: 'REAL_IDENTITY_TYPE_ID_CARD', identity_id: '320583198706124575', real_name: '岳飞' } } }));
     expect(parse(id).errors).toEqual([{ field: 'real_identity.identity_id', message: expect.any(String) }]);
-    expect(wechatCalls).toEqual([]);
+    expect(flow.calls).toEqual([]);
     expect(await stored(`CONTRACT#${body.out_contract_code}`, 'CONTRACT')).toBeUndefined();
   });
 
@@ -417,10 +379,10 @@ describe('presign from the queue (SQS, ReportBatchItemFailures)', () => {
     expect(signed.state).toBe('SIGNED');
 
     // A redelivery long after: acknowledged, nothing called, nothing changed.
-    clockOffsetMs = 30 * 60 * 1000;
+    flow.clock.offsetMs = 30 * 60 * 1000;
     expect(await queueHandler(sqs(message))).toEqual({ batchItemFailures: [] });
     expect(presignCalls()).toBe(1);
-    clockOffsetMs = 0;
+    flow.clock.offsetMs = 0;
     expect((await view(body.out_contract_code)).state).toBe('SIGNED');
   });
 
@@ -521,7 +483,7 @@ describe('notifications: every field optional, forward only', () => {
       contract_signed_time: '2026-11-23T09:59:00+08:00',
       contract_terminated_mode: 'TERMINATION_MODE_BY_USER',
     });
-    expect(wechatCalls.filter((c) => c.startsWith('GET '))).toEqual([]);
+    expect(flow.calls.filter((c) => c.startsWith('GET '))).toEqual([]);
   });
 
   it('a payload without the state or id is confirmed with the query APIs; a bare contract_id finds its contract', async () => {
@@ -530,19 +492,19 @@ describe('notifications: every field optional, forward only', () => {
     await sandbox.faults.set({ notifyDelayMs: 60_000 });
     const signed = await act({ url: answer.redirect_url, action: 'sign' });
     sandbox.notifications.cancelAll(); // only our hand-made notifications arrive
-    wechatCalls = [];
+    flow.calls.length = 0;
 
     expect((await notify('/notify/repayment-contract', 'CREDIT_REPAYMENT.SIGN_CONTRACT', { out_contract_code: code })).statusCode).toBe(204);
-    expect(wechatCalls).toEqual([`GET /v3/credit-repayment/partner/contracts/${code}`]);
+    expect(flow.calls).toEqual([`GET /v3/credit-repayment/partner/contracts/${code}`]);
     const contract = await view(code);
     expect(contract).toMatchObject({ state: 'SIGNED', contract_id: signed.json.target.contract_id });
     expect(contract.openid).toEqual(expect.any(String));
 
     // A repayment notification with nothing but its out_trade_no: the deduct-order query supplies state and amount.
-    wechatCalls = [];
+    flow.calls.length = 0;
     const paid = await notify('/notify/repayment', 'CREDIT_REPAYMENT.DEDUCTION_PAY', { out_trade_no: body.trade_info!.out_trade_no });
     expect(paid.statusCode).toBe(204);
-    expect(wechatCalls).toEqual([`GET /v3/credit-repayment/partner/deduct-orders/${body.trade_info!.out_trade_no}`]);
+    expect(flow.calls).toEqual([`GET /v3/credit-repayment/partner/deduct-orders/${body.trade_info!.out_trade_no}`]);
     expect((await view(code)).first_repayment).toMatchObject({
       state: 'PAY_SUCCESS',
       order_state: 'DEDUCT_ORDER_STATE_PAY_SUCCESS',

@@ -1,0 +1,122 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { createRuntime, useRuntime, type Runtime } from '../../shared/runtime/container';
+import { startSandbox, type RunningSandbox } from '../../sandbox/index';
+import { localStack } from './env';
+import { serveHandlers, type LambdaHttpHandler, type ServedHandlers } from './lambda-http';
+import type { NotificationKeys } from './notifications';
+
+/**
+ * A product flow under test, in-process: a private sandbox (so its fault switches touch no other file),
+ * the notify handlers served on a real loopback port for the sandbox to deliver to, and a runtime whose
+ * WeChat calls are counted and whose clock can be moved. Handlers see it through `useRuntime`.
+ */
+export interface FlowStack {
+  sandbox: RunningSandbox;
+  served: ServedHandlers;
+  rt: Runtime;
+  /** `METHOD /path` of every WeChat call the runtime made since the last `reset()`. */
+  calls: string[];
+  /** Moves the runtime's clock (ms added to real time). */
+  clock: { offsetMs: number };
+  merchant(role: 'direct' | 'partner'): { mchid: string; appid: string; apiV3Key: string; apiV2Key?: string };
+  /** Keys to build notifications the runtime accepts, as the sandbox would sign them. */
+  notificationKeys(role: 'direct' | 'partner'): NotificationKeys;
+  /** `POST /sandbox/act` (what a person's click does). */
+  act(body: Record<string, unknown>): Promise<{ status: number; json: Record<string, any> }>;
+  /** Clears call counts, the clock offset and every fault switch. */
+  reset(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface FlowOptions {
+  /** Notify routes to serve, e.g. `{ 'POST /notify/h5-payment': handler }`. */
+  routes: Record<string, LambdaHttpHandler>;
+  /** Extra environment for the runtime. */
+  env?: Record<string, string>;
+  /** Seen before each WeChat call; may answer instead of the network (e.g. to simulate a refused connection). */
+  intercept?: (url: URL, init: RequestInit | undefined) => Promise<Response> | undefined;
+}
+
+const CLEAR_FAULTS = {
+  systemError: 0,
+  timeout: 0,
+  signTest: 0,
+  match: '',
+  mainDown: false,
+  notifyDelayMs: 0,
+  notifyCopies: 1,
+  notifyOrder: 'normal',
+  notifySignTest: 0,
+} as const;
+
+export async function startFlowStack(options: FlowOptions): Promise<FlowStack> {
+  const stack = localStack();
+  const sandbox = await startSandbox({ config: stack.sandboxConfig as never, timeScale: 0.001 });
+  const served = await serveHandlers(options.routes);
+  const calls: string[] = [];
+  const clock = { offsetMs: 0 };
+  const countingFetch: typeof fetch = (input, init) => {
+    const url = new URL(String(input instanceof Request ? input.url : input));
+    calls.push(`${init?.method ?? 'GET'} ${url.pathname}`);
+    return options.intercept?.(url, init) ?? fetch(input, init);
+  };
+  const rt = createRuntime({
+    env: {
+      ...stack.env,
+      WECHATPAY_BASE_URL: sandbox.url,
+      WECHATPAY_BACKUP_BASE_URL: sandbox.backupUrl,
+      PUBLIC_BASE_URL: served.url,
+      WECHATPAY_TIMEOUT_MS: '2000',
+      ...options.env,
+    },
+    fetch: countingFetch,
+    now: () => Date.now() + clock.offsetMs,
+  });
+  useRuntime(rt);
+
+  const secretOf = (role: 'direct' | 'partner') => stack.secrets[role === 'direct' ? stack.secretIds.direct : stack.secretIds.serviceProvider]!;
+  return {
+    sandbox,
+    served,
+    rt,
+    calls,
+    clock,
+    merchant: (role) => {
+      const secret = secretOf(role);
+      return { mchid: secret.mchid, appid: secret.appid, apiV3Key: secret.apiV3Key, ...(secret.apiV2Key ? { apiV2Key: secret.apiV2Key } : {}) };
+    },
+    notificationKeys: (role) => ({
+      serial: stack.sandboxConfig.wechatpayKey.id,
+      privateKeyPem: stack.sandboxConfig.wechatpayKey.privateKeyPem,
+      apiV3Key: secretOf(role).apiV3Key,
+    }),
+    act: async (body) => {
+      const response = await fetch(`${sandbox.url}/sandbox/act`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: response.status, json: (await response.json()) as Record<string, any> };
+    },
+    reset: async () => {
+      calls.length = 0;
+      clock.offsetMs = 0;
+      await sandbox.faults.set({ ...CLEAR_FAULTS });
+    },
+    close: async () => {
+      useRuntime(undefined);
+      await served.close();
+      await sandbox.close();
+    },
+  };
+}
+
+/** An HTTP API (payload 2.0) event as a handler under test receives it. */
+export function httpEvent(body: unknown, extra: Partial<APIGatewayProxyEventV2> = {}): APIGatewayProxyEventV2 {
+  return {
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    isBase64Encoded: false,
+    ...extra,
+  } as APIGatewayProxyEventV2;
+}
