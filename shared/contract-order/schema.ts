@@ -100,7 +100,10 @@ export const createContractOrderSchema = v.pipe(
     contract_code: pattern(CONTRACT_CODE, 'must be 1-64 digits or letters'),
     request_serial: requestSerial(),
     contract_display_account: text(64),
-  }, v.never('is not a field of a contract order'), 'must be a JSON object'),
+  },
+  v.never('is not a field of a contract order'),
+  // The object's message is also that of a missing key, which is not "must be a JSON object".
+  (issue) => (issue.received === 'undefined' && issue.expected?.startsWith('"') ? 'is required' : 'must be a JSON object')),
   v.forward(
     v.partialCheck([['trade_type'], ['openid']], (i) => i.trade_type !== 'JSAPI' || i.openid !== undefined, `${MISSING}JSAPI`),
     ['openid'],

@@ -26,7 +26,8 @@ export function validate<const S extends v.GenericSchema>(schema: S, input: unkn
   const seen = new Set<string>();
   const problems: FieldProblem[] = [];
   for (const issue of result.issues) {
-    const field = v.getDotPath(issue) ?? 'body';
+    // `||`, not `??`: a member whose key is "" has the path "", which names nothing.
+    const field = v.getDotPath(issue) || 'body';
     const key = `${field}\u0000${issue.message}`;
     if (seen.has(key)) continue;
     seen.add(key);
