@@ -98,19 +98,25 @@ export async function codeForContractId(rt: Runtime, contractId: string): Promis
   return pointer?.out_contract_code;
 }
 
+/** Written once: a contract_id never changes hands, so redeliveries leave the pointer alone. */
 async function rememberContractId(rt: Runtime, contractId: string, code: string): Promise<void> {
-  await rt.dynamo.send(
-    new PutItemCommand({
-      TableName: rt.config.tableName,
-      Item: toAttributes({
-        ...keys.repaymentContractId(contractId),
-        kind: 'REPAYMENT_CONTRACT_ID',
-        contract_id: contractId,
-        out_contract_code: code,
-        created_at: rt.now(),
+  try {
+    await rt.dynamo.send(
+      new PutItemCommand({
+        TableName: rt.config.tableName,
+        Item: toAttributes({
+          ...keys.repaymentContractId(contractId),
+          kind: 'REPAYMENT_CONTRACT_ID',
+          contract_id: contractId,
+          out_contract_code: code,
+          created_at: rt.now(),
+        }),
+        ConditionExpression: 'attribute_not_exists(pk)',
       }),
-    }),
-  );
+    );
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+  }
 }
 
 /** Binds an event to our record by what it says (when it says it): the service provider, the app, the plan. */
@@ -160,7 +166,8 @@ export async function applyContractFacts(
     expect,
     set,
   });
-  if (outcome.kind === 'superseded' || outcome.kind === 'duplicate') await fillMissing(rt, key, set, expect);
+  // A duplicate was applied in full the first time; a late event (SIGN after TERMINATE) may still add details.
+  if (outcome.kind === 'superseded') await fillMissing(rt, key, missingFrom(outcome.record, set), expect);
   if (outcome.kind === 'unknown' || outcome.kind === 'mismatch') {
     const reason = outcome.kind === 'unknown' ? 'no such contract' : `differs in ${outcome.fields.join(', ')}`;
     logger.warn('unmatched contract event', { product: PRODUCT, out_contract_code: code, event_id: eventId, reason });
@@ -172,10 +179,14 @@ export async function applyContractFacts(
       appid: facts.appid,
       plan_id: facts.plan_id,
     });
-  } else if (facts.contract_id !== undefined) {
+  } else if (facts.contract_id !== undefined && outcome.kind !== 'duplicate') {
     await rememberContractId(rt, facts.contract_id, code);
   }
   return outcome.kind;
+}
+
+function missingFrom(record: Item, set: Item): Item {
+  return Object.fromEntries(Object.entries(set).filter(([name, value]) => value !== undefined && record[name] === undefined));
 }
 
 /** Sets the attributes the record does not have yet, without touching its state. */

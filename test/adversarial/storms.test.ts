@@ -69,6 +69,8 @@ describe.each(V3_ROUTES.map((r) => [r.name, r] as const))(`APIv3 %s: ${COPIES} c
     const results = await Promise.all(Array.from({ length: COPIES }, (_, i) => route.handler(httpEvent(n.body, n.headers, i % 2 === 1))));
     expect(results.map((r) => r.statusCode)).toEqual(Array(COPIES).fill(204));
     expect(Object.fromEntries(h.transitions)).toEqual(target.transitions);
+    // Duplicates write nothing: the applied copy's state change plus at most one pointer/bookkeeping item.
+    expect([...h.writes.values()].reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(3);
     expect(await target.state()).toBe(target.expectedState);
     expect(await target.eventIds()).toEqual([id]);
     expect(await unmatched()).toEqual([]);
