@@ -1,0 +1,244 @@
+import { existsSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser } from 'playwright-core';
+import { freePort } from '../../scripts/local/dynamodb';
+import { startOffline, type Offline } from '../../scripts/local/offline';
+import { localStack, testToken } from '../support/env';
+
+/**
+ * The product as a merchant runs it: serverless-offline (esbuild bundles, the jose authorizer, real HTTP, the
+ * Lambda invoke API for the queue consumer), DynamoDB Local, the sandbox, and a person in a real browser.
+ * One offline instance serves all three products: it is the slow part to start.
+ */
+const CHROMIUM = '/usr/bin/chromium';
+
+let offline: Offline;
+let api: string;
+let lambdaApi: string;
+let workFolder: string;
+
+beforeAll(async () => {
+  const stack = localStack();
+  const httpPort = await freePort();
+  const lambdaPort = await freePort();
+  workFolder = `.esbuild-e2e-${httpPort}`;
+  lambdaApi = `http://127.0.0.1:${lambdaPort}`;
+  offline = await startOffline({
+    root: process.cwd(),
+    httpPort,
+    lambdaPort,
+    env: { ...stack.env, PUBLIC_BASE_URL: `http://127.0.0.1:${httpPort}`, ESBUILD_WORK_FOLDER: workFolder },
+  });
+  api = offline.url;
+}, 180_000);
+
+afterAll(async ({}, suite) => {
+  if (suite.tasks.some((t) => t.result?.state === 'fail')) console.error(offline?.output().slice(-6000));
+  await offline?.stop();
+  if (workFolder) rmSync(workFolder, { recursive: true, force: true });
+});
+
+const order = () => ({
+  out_trade_no: `E2E${randomBytes(8).toString('hex')}`,
+  description: '端到端测试商品',
+  amount: { total: 1999 },
+  scene_info: { payer_client_ip: '203.0.113.7', h5_info: { type: 'Wap' } },
+});
+
+const unique = (prefix: string) => `${prefix}${Date.now().toString(36)}${randomBytes(4).toString('hex')}`.toUpperCase();
+
+async function act(body: Record<string, unknown>) {
+  const response = await fetch(`${localStack().sandboxUrl}/sandbox/act`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return response.status;
+}
+
+async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+async function call(method: string, path: string, options: { token?: string; body?: unknown } = {}) {
+  const response = await fetch(`${api}${path}`, {
+    method,
+    headers: {
+      'content-type': 'application/json',
+      ...(options.token !== undefined ? { authorization: `Bearer ${options.token}` } : {}),
+    },
+    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, any>) : {} };
+}
+
+describe('H5 payments through serverless-offline', () => {
+  it('lets nothing reach a handler unauthenticated: no token 401, bad or under-scoped 403', async () => {
+    expect((await call('POST', '/h5-orders', { body: order() })).status).toBe(401);
+    expect((await call('POST', '/h5-orders', { token: 'not.a.jwt', body: order() })).status).toBe(403);
+    const readOnly = await testToken({ scope: 'payments:read' });
+    expect((await call('POST', '/h5-orders', { token: readOnly, body: order() })).status).toBe(403);
+    const expired = await testToken({ expiresIn: '2 minutes ago' });
+    expect((await call('GET', '/h5-orders/E2E0000000', { token: expired })).status).toBe(403);
+  });
+
+  it('creates an order, replays it, refuses a changed body, and validates input', async () => {
+    const token = await testToken();
+    const body = order();
+    const created = await call('POST', '/h5-orders', { token, body });
+    expect(created.status).toBe(201);
+    expect(created.body.h5_url).toContain(new URL(localStack().sandboxUrl).host);
+    const again = await call('POST', '/h5-orders', { token, body });
+    expect(again).toMatchObject({ status: 201, body: { h5_url: created.body.h5_url } });
+    expect((await call('POST', '/h5-orders', { token, body: { ...body, description: 'changed' } })).status).toBe(409);
+    const bad = await call('POST', '/h5-orders', { token, body: { ...body, amount: { total: -1 } } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors[0].field).toBe('amount.total');
+  });
+
+  it.skipIf(!existsSync(CHROMIUM))('create → open h5_url in a browser → click Pay → notification → GET shows SUCCESS', async () => {
+    const token = await testToken();
+    const body = order();
+    const created = await call('POST', '/h5-orders', { token, body });
+    expect(created.status).toBe(201);
+
+    let browser: Browser | undefined;
+    try {
+      browser = await launchBrowser();
+      const page = await browser.newPage();
+      await page.goto(created.body.h5_url);
+      await expect.poll(() => page.textContent('body')).toContain('19.99');
+      await page.getByRole('button', { name: /pay|支付/i }).first().click();
+      await page.waitForLoadState();
+    } finally {
+      await browser?.close();
+    }
+
+    await expect
+      .poll(async () => (await call('GET', `/h5-orders/${body.out_trade_no}`, { token })).body.state, { timeout: 15_000, interval: 250 })
+      .toBe('SUCCESS');
+    const paid = await call('GET', `/h5-orders/${body.out_trade_no}`, { token });
+    expect(paid.body).toMatchObject({ state: 'SUCCESS', amount: { total: 1999 } });
+    expect(paid.body.transaction_id).toBeTruthy();
+  });
+});
+
+const contractBody = (withTrade: boolean) => ({
+  plan_id: 'PLAN_REPAY_001',
+  out_contract_code: unique('E2EC'),
+  repayment_day: 8,
+  repayment_amount_limit: '200000',
+  real_identity: { identity_type: 'REAL_IDENTITY_TYPE_ID_CARD', identity_id: '11010519491231002X', real_name: '端木赐' },
+  ...(withTrade ? { trade_info: { out_trade_no: unique('E2ER'), deduct_amount: '1500', description: '首期还款' } } : {}),
+});
+
+describe('credit-repayment contracts through serverless-offline', () => {
+  it.each([true, false])('presign over HTTP (first repayment: %s) → Sign → notifications → GET shows SIGNED', async (withTrade) => {
+    const token = await testToken();
+    const body = contractBody(withTrade);
+    expect((await call('POST', '/repayment-contracts', { token: await testToken({ scope: 'payments:write' }), body })).status).toBe(403);
+    const created = await call('POST', '/repayment-contracts', { token, body });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ out_contract_code: body.out_contract_code, state: 'PRESIGNED' });
+    expect(await act({ url: created.body.redirect_url, action: 'sign' })).toBe(200);
+    const path = `/repayment-contracts/${body.out_contract_code}`;
+    await expect
+      .poll(async () => {
+        const view = (await call('GET', path, { token })).body;
+        return view.state === 'SIGNED' && (!withTrade || view.first_repayment?.state === 'PAY_SUCCESS');
+      }, { timeout: 15_000, interval: 250 })
+      .toBe(true);
+    const signed = (await call('GET', path, { token })).body;
+    expect(signed.contract_id).toBeTruthy();
+    expect(JSON.stringify(signed)).not.toContain('端木赐');
+  });
+
+  it('presign from an SQS event through the Lambda invoke API, redelivered → one presign', async () => {
+    const token = await testToken();
+    const body = contractBody(false);
+    const record = (messageId: string) => ({
+      messageId,
+      receiptHandle: `rh-${messageId}`,
+      body: JSON.stringify(body),
+      attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'E2E', ApproximateFirstReceiveTimestamp: String(Date.now()) },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:presign',
+      awsRegion: 'us-east-1',
+    });
+    const invoke = async (messageId: string) => {
+      const response = await fetch(`${lambdaApi}/2015-03-31/functions/wechatpay-serverless-local-presignRepaymentContractFromQueue/invocations`, {
+        method: 'POST',
+        body: JSON.stringify({ Records: [record(messageId)] }),
+      });
+      expect(response.status).toBe(200);
+      return (await response.json()) as { batchItemFailures: unknown[] };
+    };
+    expect(await invoke('m-1')).toEqual({ batchItemFailures: [] });
+    expect(await invoke('m-1')).toEqual({ batchItemFailures: [] }); // redelivery
+    const view = (await call('GET', `/repayment-contracts/${body.out_contract_code}`, { token })).body;
+    expect(view.state).toBe('PRESIGNED');
+    // WeChat saw one presign: a second would have been refused as a reused code and the contract REJECTED.
+    const sandboxContracts = (await (await fetch(`${localStack().sandboxUrl}/sandbox/contracts`)).json()) as { repayment: Array<{ out_contract_code: string }> };
+    expect(sandboxContracts.repayment.filter((c) => c.out_contract_code === body.out_contract_code)).toHaveLength(1);
+    expect(await act({ url: view.redirect_url, action: 'sign' })).toBe(200);
+    await expect
+      .poll(async () => (await call('GET', `/repayment-contracts/${body.out_contract_code}`, { token })).body.state, { timeout: 15_000, interval: 250 })
+      .toBe('SIGNED');
+  });
+});
+
+describe('pay-and-sign contract orders through serverless-offline', () => {
+  const orderBody = (tradeType: 'APP' | 'MWEB') => ({
+    out_trade_no: unique('E2EP'),
+    body: '会员月卡',
+    total_fee: 2500,
+    spbill_create_ip: '203.0.113.9',
+    trade_type: tradeType,
+    plan_id: 12535,
+    contract_code: unique('E2EK'),
+    request_serial: Date.now(),
+    contract_display_account: '端到端用户',
+  });
+
+  it.skipIf(!existsSync(CHROMIUM))('MWEB: mweb_url in a browser → Pay → both notifications → GET shows SUCCESS and SIGNED', async () => {
+    const token = await testToken();
+    const body = orderBody('MWEB');
+    const created = await call('POST', '/contract-orders', { token, body });
+    expect(created.status).toBe(201);
+    expect(created.body.mweb_url).toBeTruthy();
+    let browser: Browser | undefined;
+    try {
+      browser = await launchBrowser();
+      const page = await browser.newPage();
+      await page.goto(created.body.mweb_url);
+      await page.getByRole('button', { name: /pay|支付/i }).first().click();
+      await page.waitForLoadState();
+    } finally {
+      await browser?.close();
+    }
+    await expect
+      .poll(async () => {
+        const view = (await call('GET', `/contract-orders/${body.out_trade_no}`, { token })).body;
+        return `${view.payment?.state}/${view.contract?.state}`;
+      }, { timeout: 15_000, interval: 250 })
+      .toBe('SUCCESS/SIGNED');
+  });
+
+  it('APP: signed pay_params for the cashier, the same request replayed, a reused contract code refused', async () => {
+    const token = await testToken();
+    const body = orderBody('APP');
+    const created = await call('POST', '/contract-orders', { token, body });
+    expect(created.status).toBe(201);
+    expect(created.body.pay_params).toMatchObject({ prepayid: created.body.prepay_id, package: 'Sign=WXPay' });
+    expect((await call('POST', '/contract-orders', { token, body })).body.prepay_id).toBe(created.body.prepay_id);
+    const reused = await call('POST', '/contract-orders', { token, body: { ...orderBody('APP'), contract_code: body.contract_code } });
+    expect(reused.status).toBe(409);
+  });
+});
