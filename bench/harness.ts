@@ -139,21 +139,27 @@ function formatOps(value: number | undefined): string {
   return Math.round(value).toLocaleString('en-US');
 }
 
-/** A plain-text table: one row per group, columns ours / raw / peer ops/s and ours/raw. */
+/**
+ * A plain-text (markdown) table: one row per group, ops/s of ours, the baseline and every other variant label
+ * (e.g. peer = wechatpay-axios-plugin, node-v3 = wechatpay-node-v3), then ours/baseline and each other/baseline.
+ */
 export function formatTable(results: GroupResult[]): string {
-  const header = ['operation', 'ours ops/s', 'raw ops/s', 'peer ops/s', 'ours/raw', 'peer/raw', 'target'];
+  const others = [...new Set(results.flatMap((r) => r.variants.map((v) => v.label).filter((l) => l !== 'ours' && l !== r.baseline)))];
+  const header = ['operation', 'ours ops/s', 'raw ops/s', ...others.map((l) => `${l} ops/s`), 'ours/raw', ...others.map((l) => `${l}/raw`), 'target'];
   const rows = results.map((result) => {
     const get = (label: string) => result.variants.find((v) => v.label === label)?.medianOpsPerSecond;
     const raw = get(result.baseline);
-    const peer = get('peer');
     const ok = result.ratio !== undefined && result.target !== undefined ? (result.ratio >= result.target ? 'ok' : 'BELOW') : '';
     return [
       result.name,
       formatOps(get('ours')),
       formatOps(raw),
-      formatOps(peer),
+      ...others.map((l) => formatOps(get(l))),
       result.ratio === undefined ? '—' : result.ratio.toFixed(3),
-      peer === undefined || raw === undefined ? '—' : (peer / raw).toFixed(3),
+      ...others.map((l) => {
+        const value = get(l);
+        return value === undefined || raw === undefined ? '—' : (value / raw).toFixed(3);
+      }),
       result.target === undefined ? '' : `≥ ${result.target} ${ok}`,
     ];
   });

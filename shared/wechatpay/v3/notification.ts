@@ -83,15 +83,12 @@ export function openNotification(input: OpenNotificationInput): OpenedNotificati
     throw new MalformedNotificationError(`unsupported resource.algorithm ${JSON.stringify(algorithm)}`);
   }
   const associatedData = optionalString(resource, 'associated_data', 'resource.associated_data');
-  const opened = {
-    id: requiredString(envelope, 'id', 'id'),
-    createTime: optionalString(envelope, 'create_time', 'create_time'),
-    eventType: requiredString(envelope, 'event_type', 'event_type'),
-    resourceType: optionalString(envelope, 'resource_type', 'resource_type'),
-    summary: optionalString(envelope, 'summary', 'summary'),
-    originalType: optionalString(resource, 'original_type', 'resource.original_type'),
-    associatedData,
-  };
+  const id = requiredString(envelope, 'id', 'id');
+  const createTime = optionalString(envelope, 'create_time', 'create_time');
+  const eventType = requiredString(envelope, 'event_type', 'event_type');
+  const resourceType = optionalString(envelope, 'resource_type', 'resource_type');
+  const summary = optionalString(envelope, 'summary', 'summary');
+  const originalType = optionalString(resource, 'original_type', 'resource.original_type');
 
   const plaintext = decryptAeadAes256Gcm(
     {
@@ -107,5 +104,6 @@ export function openNotification(input: OpenNotificationInput): OpenedNotificati
   } catch (cause) {
     throw new MalformedNotificationError('decrypted resource is not JSON', { cause });
   }
-  return { ...opened, resource: decrypted, signature };
+  // One literal: `{ ...opened, resource, signature }` cost ~2 µs per notification, about 5 % of the whole open (bench/RESULTS.md).
+  return { id, createTime, eventType, resourceType, summary, originalType, associatedData, resource: decrypted, signature };
 }

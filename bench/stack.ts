@@ -1,0 +1,302 @@
+/**
+ * The local stack the warm and throughput sections share: DynamoDB Local (free port, in memory) with the table,
+ * the sandbox on loopback with a freshly generated configuration, and an in-process runtime whose every network
+ * round trip is counted — DynamoDB by a middleware on the client, WeChat by the `fetch` the runtime is given,
+ * Secrets Manager by a loader that counts its loads (it stands in for Secrets Manager: same cache, same validation).
+ */
+import { createPrivateKey, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BatchWriteItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { startSandbox, type RunningSandbox } from '../sandbox/index';
+import { ensureTable, freePort, LOCAL_AWS_ENV, localDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal } from '../scripts/local/dynamodb';
+import { localFunctionEnv } from '../scripts/local/env';
+import { DIRECT_MERCHANT_SECRET_ID, generateLocalConfig, type LocalConfig } from '../scripts/local/generate';
+import { createRuntime, useRuntime, type Runtime } from '../shared/runtime/container';
+import { CachedSecretsLoader } from '../shared/secrets/cache';
+import { validateMerchantSecret } from '../shared/secrets/schema';
+import type { MerchantSecret } from '../shared/secrets/types';
+import { createDynamoClient } from '../shared/store/client';
+import { toAttributes, type Item } from '../shared/store/items';
+import { keys as recordKeys } from '../shared/store/keys';
+import { encryptResource, type BuiltNotification, type NotificationKeys } from '../test/support/notifications';
+import { ms, progress } from './stats';
+
+/** Round trips (and the time spent in them) since the last reset. */
+export class Counters {
+  dynamo = 0;
+  dynamoOps: string[] = [];
+  dynamoMs = 0;
+  wechat = 0;
+  wechatCalls: string[] = [];
+  wechatMs = 0;
+  secrets = 0;
+
+  reset(): void {
+    this.dynamo = 0;
+    this.dynamoOps = [];
+    this.dynamoMs = 0;
+    this.wechat = 0;
+    this.wechatCalls = [];
+    this.wechatMs = 0;
+    this.secrets = 0;
+  }
+}
+
+/** A SecretsLoader over in-memory secrets whose every load is one (counted) "GetSecretValue". */
+export class CountingSecretsLoader extends CachedSecretsLoader {
+  constructor(
+    private readonly secrets: Record<string, MerchantSecret>,
+    private readonly counters: Counters,
+  ) {
+    super();
+  }
+
+  protected override async fetchSecret(secretId: string): Promise<MerchantSecret> {
+    this.counters.secrets += 1;
+    const secret = this.secrets[secretId];
+    if (secret === undefined) throw new Error(`no secret ${secretId}`);
+    return validateMerchantSecret(JSON.parse(JSON.stringify(secret)) as unknown, secretId);
+  }
+}
+
+export interface BenchStack {
+  rt: Runtime;
+  counters: Counters;
+  /** The function environment (docs/contracts.md §2), also used for the fresh-process probes. */
+  env: Record<string, string>;
+  tableName: string;
+  endpoint: string;
+  sandbox: RunningSandbox;
+  config: LocalConfig;
+  notificationKeys: NotificationKeys;
+  direct: { mchid: string; appid: string };
+  /** A second client configured like the runtime's, for the raw baselines and for seeding. */
+  raw: DynamoDBClient;
+  close(): Promise<void>;
+}
+
+export async function startBenchStack(): Promise<BenchStack> {
+  for (const [name, value] of Object.entries(LOCAL_AWS_ENV)) process.env[name] ??= value;
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const close = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+  };
+  try {
+    const started = Date.now();
+    const dynamoPromise = startDynamoDbLocal({ inMemory: true });
+    dynamoPromise.then((d) => cleanups.push(() => d.stop()), () => {});
+    const [config, publicPort, dir] = await Promise.all([generateLocalConfig(), freePort(), mkdtemp(join(tmpdir(), 'wechatpay-bench-stack-'))]);
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const sandbox = await startSandbox({ config: config.sandbox as never, timeScale: 0.001 });
+    cleanups.push(() => sandbox.close());
+    const secretsFile = join(dir, 'secrets.json');
+    await writeFile(secretsFile, JSON.stringify(config.secrets), { mode: 0o600 });
+
+    const dynamo: DynamoDbLocal = await dynamoPromise;
+    const tableName = `wechatpay-bench-${randomBytes(4).toString('hex')}`;
+    const setup = localDynamoDbClient(dynamo.endpoint);
+    try {
+      await ensureTable(setup, tableName);
+    } finally {
+      setup.destroy();
+    }
+    progress(`stack: DynamoDB Local + table + sandbox ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+    const env = {
+      ...localFunctionEnv({
+        secretsFile,
+        tableName,
+        dynamodbEndpoint: dynamo.endpoint,
+        wechatpayBaseUrl: sandbox.url,
+        wechatpayBackupBaseUrl: sandbox.backupUrl,
+        publicBaseUrl: `http://127.0.0.1:${publicPort}`,
+        jwt: config.jwt,
+      }),
+      H5_QUERY_AFTER_SECONDS: '60',
+      WECHATPAY_TIMEOUT_MS: '5000',
+    };
+
+    const counters = new Counters();
+    const countingFetch: typeof fetch = async (input, init) => {
+      const started = process.hrtime.bigint();
+      const url = new URL(String(input instanceof Request ? input.url : input));
+      try {
+        return await fetch(input, init);
+      } finally {
+        counters.wechat += 1;
+        counters.wechatCalls.push(`${init?.method ?? 'GET'} ${url.pathname}`);
+        counters.wechatMs += ms(process.hrtime.bigint() - started);
+      }
+    };
+    const rt = createRuntime({ env, fetch: countingFetch, secrets: new CountingSecretsLoader(config.secrets, counters) });
+    rt.dynamo.middlewareStack.add(
+      (next, context) => async (args) => {
+        const started = process.hrtime.bigint();
+        try {
+          return await next(args);
+        } finally {
+          counters.dynamo += 1;
+          counters.dynamoOps.push(String(context.commandName ?? '?').replace(/Command$/, ''));
+          counters.dynamoMs += ms(process.hrtime.bigint() - started);
+        }
+      },
+      // Inside the retry middleware (finalizeRequest), so every attempt on the wire counts.
+      { step: 'deserialize', name: 'benchRoundTripCounter' },
+    );
+    useRuntime(rt);
+    cleanups.push(async () => {
+      useRuntime(undefined);
+      rt.dynamo.destroy();
+    });
+    const raw = createDynamoClient({ endpoint: dynamo.endpoint });
+    cleanups.push(async () => raw.destroy());
+
+    const direct = config.secrets[DIRECT_MERCHANT_SECRET_ID] as MerchantSecret;
+    return {
+      rt,
+      counters,
+      env,
+      tableName,
+      endpoint: dynamo.endpoint,
+      sandbox,
+      config,
+      notificationKeys: { serial: config.sandbox.wechatpayKey.id, privateKeyPem: config.sandbox.wechatpayKey.privateKeyPem, apiV3Key: direct.apiV3Key },
+      direct: { mchid: direct.mchid, appid: direct.appid },
+      raw,
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+export const uniqueId = (prefix: string) => `${prefix}${Date.now().toString(36)}${randomBytes(6).toString('hex')}`.toUpperCase();
+
+/** A create-H5-order body (a fresh out_trade_no each call). */
+export function h5OrderBody(outTradeNo = uniqueId('B')) {
+  return {
+    out_trade_no: outTradeNo,
+    description: 'Image形象店-深圳腾大-QQ公仔',
+    amount: { total: 100, currency: 'CNY' },
+    scene_info: { payer_client_ip: '14.23.150.211', h5_info: { type: 'iOS' } },
+  };
+}
+
+/** WeChat's TRANSACTION.SUCCESS resource for one of our orders. */
+export function paidTransaction(stack: BenchStack, outTradeNo: string, total = 100) {
+  return {
+    appid: stack.direct.appid,
+    mchid: stack.direct.mchid,
+    out_trade_no: outTradeNo,
+    transaction_id: `4200${randomBytes(10).toString('hex')}`,
+    trade_type: 'MWEB',
+    trade_state: 'SUCCESS',
+    trade_state_desc: '支付成功',
+    bank_type: 'OTHERS',
+    success_time: '2026-11-23T10:34:56+08:00',
+    payer: { openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o' },
+    amount: { total, payer_total: total, currency: 'CNY', payer_currency: 'CNY' },
+  };
+}
+
+const parsedKeys = new Map<string, KeyObject>();
+
+/**
+ * A distinct, validly signed notification (fresh event id, nonce and timestamp) paying `outTradeNo`: the envelope of
+ * test/support/notifications.ts's buildNotification, signed with a pre-parsed key so that thousands of them can be
+ * made between timed phases quickly (buildNotification re-parses the PEM on every call).
+ */
+export function paymentNotification(stack: BenchStack, outTradeNo: string): BuiltNotification {
+  const keys = stack.notificationKeys;
+  let key = parsedKeys.get(keys.privateKeyPem);
+  if (key === undefined) {
+    key = createPrivateKey(keys.privateKeyPem);
+    parsedKeys.set(keys.privateKeyPem, key);
+  }
+  const body = JSON.stringify({
+    id: `EV-${randomBytes(8).toString('hex')}`,
+    create_time: new Date().toISOString().replace(/\.\d+Z$/, '+00:00'),
+    resource_type: 'encrypt-resource',
+    event_type: 'TRANSACTION.SUCCESS',
+    summary: 'test',
+    resource: { original_type: 'transaction', ...encryptResource(JSON.stringify(paidTransaction(stack, outTradeNo)), keys.apiV3Key, 'transaction') },
+  });
+  const timestamp = Math.floor(Date.now() / 1000);
+  const nonce = randomBytes(16).toString('hex').toUpperCase();
+  return {
+    body,
+    headers: {
+      'wechatpay-timestamp': String(timestamp),
+      'wechatpay-nonce': nonce,
+      'wechatpay-signature': sign('sha256', Buffer.from(`${timestamp}\n${nonce}\n${body}\n`), key).toString('base64'),
+      'wechatpay-serial': keys.serial,
+      'wechatpay-signature-type': 'WECHATPAY2-SHA256-RSA2048',
+      'content-type': 'application/json',
+    },
+  };
+}
+
+export function httpEvent(body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) {
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: '/',
+    headers,
+    body,
+    isBase64Encoded: false,
+    requestContext: { requestId: randomBytes(8).toString('hex'), timeEpoch: Date.now() },
+  } as never;
+}
+
+let invocation = 0;
+/** A Lambda context like the runtime's, so Powertools binds it as it does in the cloud. */
+export function lambdaContext(functionName: string) {
+  invocation += 1;
+  return {
+    awsRequestId: `bench-${invocation}`,
+    functionName,
+    functionVersion: '$LATEST',
+    memoryLimitInMB: '512',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'bench',
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => 10_000,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  } as never;
+}
+
+/**
+ * Puts `count` unpaid H5 orders shaped exactly like `template` (an order the use case created and stored) under
+ * fresh out_trade_nos, with batched writes on the raw client. Returns the out_trade_nos.
+ */
+export async function seedOrders(stack: BenchStack, template: Item, count: number, prefix: string): Promise<string[]> {
+  const ids = Array.from({ length: count }, (_, i) => `${prefix}${i.toString(36).padStart(4, '0')}${randomBytes(3).toString('hex')}`.toUpperCase());
+  const batches: Record<string, AttributeValue>[][] = [];
+  for (let i = 0; i < ids.length; i += 25) {
+    batches.push(
+      ids.slice(i, i + 25).map((id) =>
+        toAttributes({ ...template, ...recordKeys.h5Order(id), out_trade_no: id, lease_token: undefined, lease_until: undefined }),
+      ),
+    );
+  }
+  let next = 0;
+  const worker = async () => {
+    while (next < batches.length) {
+      let items = batches[next++] as Record<string, AttributeValue>[];
+      for (let attempt = 0; items.length > 0; attempt++) {
+        const out = await stack.raw.send(new BatchWriteItemCommand({ RequestItems: { [stack.tableName]: items.map((Item) => ({ PutRequest: { Item } })) } }));
+        items = (out.UnprocessedItems?.[stack.tableName] ?? []).map((r) => r.PutRequest?.Item as Record<string, AttributeValue>);
+        if (attempt > 10) throw new Error('seeding: DynamoDB Local keeps returning unprocessed items');
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
+  return ids;
+}
