@@ -104,6 +104,12 @@ export function readServerlessYml(path = join(ROOT, 'serverless.yml')): { functi
   return { functions, esbuild };
 }
 
+/** provider.environment.NODE_OPTIONS of serverless.yml ('' when it sets none): how Lambda starts node. */
+export function lambdaNodeOptions(path = join(ROOT, 'serverless.yml')): string {
+  const match = /^ {4}NODE_OPTIONS:\s*(.+)$/m.exec(readFileSync(path, 'utf8'));
+  return match ? match[1]!.trim().replace(/^['"]|['"]$/g, '') : '';
+}
+
 /** serverless-esbuild's own keys, which it strips before calling esbuild (node_modules/serverless-esbuild/dist/bundle.js). */
 const PLUGIN_KEYS = new Set([
   'concurrency', 'zipConcurrency', 'exclude', 'nativeZip', 'packager', 'packagePath', 'watch', 'keepOutputDirectory',

@@ -9,7 +9,7 @@
 import { rmSync } from 'node:fs';
 import { generateJwtConfig } from '../scripts/local/generate';
 import { mintDevToken } from '../scripts/local/token';
-import { buildBundle, planBuilds, type BuildPlan, type BuiltBundle } from './build';
+import { buildBundle, lambdaNodeOptions, planBuilds, type BuildPlan, type BuiltBundle } from './build';
 import { runProbe, type ProbeResult } from './probe';
 import { fmt, kb, markdownTable, median, progress, type Check, type SectionReport } from './stats';
 
@@ -17,6 +17,11 @@ export const SIZE_GOAL_KB = 100;
 export const INIT_GOAL = 1.2;
 /** The function also probed without --enable-source-maps. */
 const SOURCE_MAP_PROBE = 'notifyH5Payment';
+
+/** Whether serverless.yml runs the functions with --enable-source-maps (it did until bench/ priced it). */
+export function sourceMapsOn(): boolean {
+  return lambdaNodeOptions().includes('--enable-source-maps');
+}
 const VARIANTS = ['bundled', 'external'] as const;
 type VariantName = (typeof VARIANTS)[number];
 
@@ -55,9 +60,9 @@ async function measure(plan: BuildPlan, options: ColdstartOptions): Promise<Sect
   });
   const authorizerEnv = { JWT_ISSUER: jwt.issuer, JWT_AUDIENCE: jwt.audience, JWT_PUBLIC_KEY: jwt.publicKeyPem };
 
-  // Two more probes without serverless.yml's NODE_OPTIONS=--enable-source-maps, to price the source maps.
+  // When serverless.yml turns source maps on, two more probes without them price the maps.
   const NO_SOURCE_MAPS = ' (no source maps)';
-  const smProbes = ['baseline/bundled', `${SOURCE_MAP_PROBE}/bundled`].filter((k) => built.has(k));
+  const smProbes = sourceMapsOn() ? ['baseline/bundled', `${SOURCE_MAP_PROBE}/bundled`].filter((k) => built.has(k)) : [];
   // Interleaved: each round probes every bundle once, starting at a different bundle each round.
   const keys = [...built.keys(), ...smProbes.map((k) => `${k}${NO_SOURCE_MAPS}`)];
   const samples = new Map<string, ProbeResult[]>(keys.map((k) => [k, []]));
@@ -161,7 +166,7 @@ async function measure(plan: BuildPlan, options: ColdstartOptions): Promise<Sect
 
   const header = ['function', 'bundled KB', 'Δ KB', 'init ms', '× base', 'external KB', 'Δ KB', 'init ms', '× base', 'ext/bundled init'];
   const markdown = [
-    `### Cold start: module init (fresh \`node --enable-source-maps\`, dynamic import), median of ${options.rounds} interleaved rounds`,
+    `### Cold start: module init (fresh \`node\`${sourceMapsOn() ? ' --enable-source-maps' : ''}, dynamic import), median of ${options.rounds} interleaved rounds`,
     '',
     `Goal: a function adds ≤ ${SIZE_GOAL_KB} KB and ≤ ${Math.round((INIT_GOAL - 1) * 100)} % init to the baseline (the two SDK clients only, built the same way); " !" marks a miss. "× base" is the median of per-round ratios to the baseline of the same round and variant; "ext/bundled init" the same for external over bundled.`,
     '',
@@ -171,8 +176,9 @@ async function measure(plan: BuildPlan, options: ColdstartOptions): Promise<Sect
     '',
     ...adds,
     '',
-    `Price of serverless.yml's NODE_OPTIONS=--enable-source-maps (bundled, linked source map): ${smLines.join('; ')}. Every number above includes it, as on Lambda.`,
-    '',
+    ...(smLines.length
+      ? [`Price of serverless.yml's NODE_OPTIONS=--enable-source-maps (bundled, linked source map): ${smLines.join('; ')}. Every number above includes it, as on Lambda.`, '']
+      : []),
     `Authorizer invocations in the same probes (JWT_PUBLIC_KEY, ES256, no network): first ${fmt(inv(auth, 0), 2)} ms, second ${fmt(inv(auth, 1), 2)} ms (bundled); first ${fmt(inv(authExt, 0), 2)} ms, second ${fmt(inv(authExt, 1), 2)} ms (external).`,
   ].join('\n');
   return { section: 'coldstart', markdown, checks, data };

@@ -1,10 +1,10 @@
 /**
  * Runs bench/probe.mjs in a fresh `node` process, as a Lambda container would load a bundle: plain node, no tsx,
- * NODE_OPTIONS=--enable-source-maps (serverless.yml's provider.environment), a minimal environment.
+ * serverless.yml's NODE_OPTIONS (provider.environment), a minimal environment.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { ROOT } from './build';
+import { lambdaNodeOptions, ROOT } from './build';
 
 export interface ProbeResult {
   importMs: number;
@@ -25,7 +25,7 @@ export function runProbe(file: string, options: { env?: Record<string, string>; 
     HOME: process.env.HOME ?? '/tmp',
     LANG: 'C.UTF-8',
     TZ: 'UTC',
-    NODE_OPTIONS: '--enable-source-maps',
+    NODE_OPTIONS: lambdaNodeOptions(),
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     ...options.env,
   };

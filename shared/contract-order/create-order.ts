@@ -1,3 +1,4 @@
+import { v2ClientFor } from './client';
 import { ConfigError } from '../config/env';
 import { conflict, ServiceError, unavailable } from '../http/errors';
 import { validate } from '../http/validation';
@@ -48,7 +49,7 @@ const busy = () =>
 export async function createContractOrder(rt: Runtime, body: unknown): Promise<CreateContractOrderResult> {
   const input = validate(createContractOrderSchema, body);
   const merchant = await rt.merchants.get('direct');
-  const client = merchant.v2;
+  const client = v2ClientFor(merchant);
   const apiV2Key = merchant.apiV2Key;
   if (!client || !apiV2Key) throw new ConfigError('the direct merchant secret has no apiV2Key (needed for contract orders)');
 

@@ -1,6 +1,5 @@
 import { createHmac, hkdfSync, type KeyObject } from 'node:crypto';
 import {
-  WechatPayV2Client,
   WechatPayV3Client,
   buildVerifierKeys,
   privateKeyFrom,
@@ -18,7 +17,8 @@ export interface MerchantContext {
   readonly mchid: string;
   readonly appid: string;
   readonly v3: WechatPayV3Client;
-  readonly v2?: WechatPayV2Client;
+  /** How this merchant's WeChat clients connect; the APIv2 client is built by the one product that needs it. */
+  readonly clientSettings: ClientSettings;
   readonly verifierKeys: ReadonlyMap<string, KeyObject>;
   readonly apiV3Key: string;
   readonly apiV2Key?: string;
@@ -32,6 +32,16 @@ export interface ClientSettings {
   baseUrls: string[];
   timeoutMs: number;
   fetch?: typeof fetch;
+}
+
+/** What every WeChat Pay client of a merchant shares: where to connect, how long to wait, where attempts are reported. */
+export function connection(settings: ClientSettings) {
+  return {
+    baseUrls: settings.baseUrls,
+    timeoutMs: settings.timeoutMs,
+    onAttempt: recordWechatAttempt,
+    ...(settings.fetch ? { fetch: settings.fetch } : {}),
+  };
 }
 
 const FINGERPRINT_INFO = 'wechatpay-serverless/request-fingerprint/v1';
@@ -48,30 +58,21 @@ export function buildMerchantContext(role: MerchantRole, secret: MerchantSecret,
     ? Buffer.from(secret.fingerprintKey, 'utf8')
     : Buffer.from(hkdfSync('sha256', secret.apiV3Key, secret.mchid, FINGERPRINT_INFO, 32));
 
-  const common = {
-    baseUrls: settings.baseUrls,
-    timeoutMs: settings.timeoutMs,
-    onAttempt: recordWechatAttempt,
-    ...(settings.fetch ? { fetch: settings.fetch } : {}),
-  };
   const v3 = new WechatPayV3Client({
-    ...common,
+    ...connection(settings),
     mchid: secret.mchid,
     serialNo: secret.merchantSerialNo,
     privateKey,
     verifierKeys,
     wechatpaySerial: encryptionId,
   });
-  const v2 = secret.apiV2Key
-    ? new WechatPayV2Client({ ...common, mchid: secret.mchid, appid: secret.appid, apiV2Key: secret.apiV2Key })
-    : undefined;
 
   return {
     role,
     mchid: secret.mchid,
     appid: secret.appid,
     v3,
-    ...(v2 ? { v2 } : {}),
+    clientSettings: settings,
     verifierKeys,
     apiV3Key: secret.apiV3Key,
     ...(secret.apiV2Key ? { apiV2Key: secret.apiV2Key } : {}),

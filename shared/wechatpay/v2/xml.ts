@@ -38,7 +38,11 @@ export interface ParseXmlOptions {
 // preserveOrder keeps text and CDATA pieces apart (so only text is trimmed) and shows repeated
 // names instead of folding them into arrays. Entities are left alone here: a DOCTYPE can never reach
 // the parser, and the five predefined entities plus character references are decoded below.
-const parser = new XMLParser({
+//
+// Built on first use, not at import: a module-level `new` is a side effect that keeps the parser in every
+// bundle that imports this package, including the v3-only functions.
+let parser: XMLParser | undefined;
+const parserOptions = {
   preserveOrder: true,
   ignoreAttributes: false,
   attributeNamePrefix: '',
@@ -50,9 +54,9 @@ const parser = new XMLParser({
   ignorePiTags: true,
   trimValues: false,
   cdataPropName: '#cdata',
-});
+} as const;
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+let utf8: InstanceType<typeof TextDecoder> | undefined;
 
 function checkSize(input: string | Uint8Array, maxBytes: number): void {
   if (typeof input !== 'string') {
@@ -150,7 +154,7 @@ export function parseXml(input: string | Uint8Array, options: ParseXmlOptions = 
     xml = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
   } else {
     try {
-      xml = utf8.decode(input);
+      xml = (utf8 ??= new TextDecoder('utf-8', { fatal: true })).decode(input);
     } catch (cause) {
       throw new XmlShapeError('XML is not valid UTF-8', { cause });
     }
@@ -162,7 +166,7 @@ export function parseXml(input: string | Uint8Array, options: ParseXmlOptions = 
 
   let document: OrderedNode[];
   try {
-    document = parser.parse(xml) as OrderedNode[];
+    document = (parser ??= new XMLParser(parserOptions)).parse(xml) as OrderedNode[];
   } catch (cause) {
     // e.g. fast-xml-parser's refusal of names such as __proto__ or constructor.
     throw new XmlShapeError('XML could not be parsed', { cause });
