@@ -24,11 +24,12 @@ import { handler as h5PaymentHandler } from '../../functions/notify/h5-payment';
 import { handler as repaymentHandler } from '../../functions/notify/repayment';
 import { handler as repaymentContractHandler } from '../../functions/notify/repayment-contract';
 import { ensureTable, localDynamoDbClient } from '../../scripts/local/dynamodb';
-import { createRuntime, useRuntime, type Runtime } from '../../shared/runtime/container';
+import type { Runtime } from '../../shared/runtime/container';
 import { keys as storeKeys } from '../../shared/store/keys';
-import { startSandbox, type RunningSandbox } from '../../sandbox/index';
+import type { RunningSandbox } from '../../sandbox/index';
 import { localStack, type LocalStackContext } from '../support/env';
-import { serveHandlers, type ServedHandlers } from '../support/lambda-http';
+import { startFlowStack, type FlowClock, type WechatCall } from '../support/flow';
+import type { ServedHandlers } from '../support/lambda-http';
 import { buildNotification, type BuiltNotification, type NotificationKeys } from '../support/notifications';
 
 export type Json = Record<string, any>;
@@ -117,20 +118,8 @@ function safeJson(value: unknown): string {
 // The harness: private sandbox, private table, served notify routes, a runtime with a counting fetch and a clock
 // ---------------------------------------------------------------------------------------------------------------
 
-export interface WechatCall {
-  method: string;
-  url: string;
-  origin: string;
-  path: string;
-  authorization?: string;
-}
-
-export interface Clock {
-  /** Added to the wall clock. */
-  offsetMs: number;
-  /** When set, the runtime's clock stands still at this instant (timestamp-window boundaries). */
-  frozenMs?: number | undefined;
-}
+export type { WechatCall } from '../support/flow';
+export type Clock = FlowClock;
 
 export interface Harness {
   stack: LocalStackContext;
@@ -179,87 +168,64 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const tableName = options.tableName ?? `adv-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
   const dynamo = localDynamoDbClient(endpoint);
   await ensureTable(dynamo, tableName);
-  const sandbox = await startSandbox({ config: stack.sandboxConfig as never, timeScale: options.timeScale ?? 0.001 });
-  const served = await serveHandlers(NOTIFY_ROUTES as never);
+  const transitions = new Map<string, number>();
+  const writes = new Map<string, number>();
+  let intercept: Harness['intercept'];
+  // The shared flow harness (test/support/flow.ts) on a table of this file's own, counting every write.
+  const flow = await startFlowStack({
+    routes: NOTIFY_ROUTES as never,
+    tableName,
+    dynamodbEndpoint: endpoint,
+    env: { H5_QUERY_AFTER_SECONDS: '60', ...options.env },
+    ...(options.timeScale !== undefined ? { timeScale: options.timeScale } : {}),
+    intercept: (url, init) => intercept?.(url, init),
+    onRuntime: (rt) => countWrites(rt, transitions, writes),
+  });
 
   const directSecret = stack.secrets[stack.secretIds.direct]!;
   const partnerSecret = stack.secrets[stack.secretIds.serviceProvider]!;
   const merchantOf = (mchid: string) => stack.sandboxConfig.merchants.find((m: { mchid: string }) => m.mchid === mchid) as { planIds: string[] };
-  const wechatKey = stack.sandboxConfig.wechatpayKey;
 
-  const h = {
+  const h: Harness = {
     stack,
-    sandbox,
-    served,
+    sandbox: flow.sandbox,
+    served: flow.served,
+    get rt() {
+      return flow.rt;
+    },
     dynamo,
     tableName,
-    clock: { offsetMs: 0 } as Clock,
-    calls: [] as WechatCall[],
-    transitions: new Map<string, number>(),
-    writes: new Map<string, number>(),
-    intercept: undefined,
+    clock: flow.clock,
+    calls: flow.requests,
+    transitions,
+    writes,
+    get intercept() {
+      return intercept;
+    },
+    set intercept(next) {
+      intercept = next;
+    },
     direct: {
       mchid: directSecret.mchid,
       appid: directSecret.appid,
       apiV2Key: directSecret.apiV2Key!,
       planId: Number(merchantOf(directSecret.mchid).planIds[0]),
-      keys: { serial: wechatKey.id, privateKeyPem: wechatKey.privateKeyPem, apiV3Key: directSecret.apiV3Key },
+      keys: flow.notificationKeys('direct'),
     },
     partner: {
       mchid: partnerSecret.mchid,
       appid: partnerSecret.appid,
       planId: String(merchantOf(partnerSecret.mchid).planIds[0]),
-      keys: { serial: wechatKey.id, privateKeyPem: wechatKey.privateKeyPem, apiV3Key: partnerSecret.apiV3Key },
+      keys: flow.notificationKeys('partner'),
     },
-  } as Omit<Harness, 'rt' | 'runtimeWith' | 'use' | 'close'> & Partial<Harness>;
-
-  const countingFetch: typeof fetch = async (input, init) => {
-    const url = new URL(String(input instanceof Request ? input.url : input));
-    const headers = (init?.headers ?? {}) as Record<string, string>;
-    const authorization = Object.entries(headers).find(([k]) => k.toLowerCase() === 'authorization')?.[1];
-    h.calls.push({ method: init?.method ?? 'GET', url: url.href, origin: url.origin, path: url.pathname, ...(authorization ? { authorization } : {}) });
-    const intercepted = h.intercept?.(url, init);
-    if (intercepted) return intercepted;
-    return fetch(input, init);
-  };
-
-  const runtimeWith = (env: Record<string, string>): Runtime => {
-    const rt = createRuntime({
-      env: {
-        ...stack.env,
-        TABLE_NAME: tableName,
-        DYNAMODB_ENDPOINT: endpoint,
-        WECHATPAY_BASE_URL: sandbox.url,
-        WECHATPAY_BACKUP_BASE_URL: sandbox.backupUrl,
-        PUBLIC_BASE_URL: served.url,
-        WECHATPAY_TIMEOUT_MS: '2000',
-        H5_QUERY_AFTER_SECONDS: '60',
-        ...options.env,
-        ...env,
-      },
-      fetch: countingFetch,
-      now: () => h.clock.frozenMs ?? Date.now() + h.clock.offsetMs,
-    });
-    countWrites(rt, h.transitions, h.writes);
-    return rt;
-  };
-
-  const rt = runtimeWith({});
-  useRuntime(rt);
-  return Object.assign(h, {
-    rt,
-    runtimeWith,
-    use: (next: Runtime) => {
-      h.rt = next;
-      useRuntime(next);
-    },
+    runtimeWith: flow.runtimeWith,
+    use: flow.use,
     close: async () => {
-      useRuntime(undefined);
-      await served.close();
-      await sandbox.close();
+      await flow.close();
       dynamo.destroy();
     },
-  }) as Harness;
+  };
+  return h;
 }
 
 /** Counts successful writes per pk, and successful forward transitions (the `ADD #events` update) per pk. */

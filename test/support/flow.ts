@@ -10,14 +10,36 @@ import type { NotificationKeys } from './notifications';
  * the notify handlers served on a real loopback port for the sandbox to deliver to, and a runtime whose
  * WeChat calls are counted and whose clock can be moved. Handlers see it through `useRuntime`.
  */
+export interface WechatCall {
+  method: string;
+  url: string;
+  origin: string;
+  path: string;
+  authorization?: string;
+}
+
+export interface FlowClock {
+  /** Added to real time. */
+  offsetMs: number;
+  /** When set, the runtime's clock stands still at this epoch ms. */
+  frozenMs?: number | undefined;
+}
+
 export interface FlowStack {
   sandbox: RunningSandbox;
   served: ServedHandlers;
+  /** The runtime handlers use now (see `use`). */
   rt: Runtime;
-  /** `METHOD /path` of every WeChat call the runtime made since the last `reset()`. */
+  /** `METHOD /path` of every WeChat call since the last `reset()`. */
   calls: string[];
-  /** Moves the runtime's clock (ms added to real time). */
-  clock: { offsetMs: number };
+  /** The same calls in detail (origin, Authorization), for failover and leak checks. */
+  requests: WechatCall[];
+  /** Moves the runtimes' clock. */
+  clock: FlowClock;
+  /** Another runtime over the same sandbox, table and counters, with environment overrides. */
+  runtimeWith(env: Record<string, string>): Runtime;
+  /** Makes `rt` the runtime the handlers use. */
+  use(rt: Runtime): void;
   merchant(role: 'direct' | 'partner'): { mchid: string; appid: string; apiV3Key: string; apiV2Key?: string };
   /** Keys to build notifications the runtime accepts, as the sandbox would sign them. */
   notificationKeys(role: 'direct' | 'partner'): NotificationKeys;
@@ -35,6 +57,13 @@ export interface FlowOptions {
   env?: Record<string, string>;
   /** Seen before each WeChat call; may answer instead of the network (e.g. to simulate a refused connection). */
   intercept?: (url: URL, init: RequestInit | undefined) => Promise<Response> | undefined;
+  /** Another table (e.g. one of the test's own) and DynamoDB endpoint; default: the run's. */
+  tableName?: string;
+  dynamodbEndpoint?: string;
+  /** Sandbox re-send delays × this (default 0.001). */
+  timeScale?: number;
+  /** Called with every runtime built (e.g. to add DynamoDB middleware). */
+  onRuntime?: (rt: Runtime) => void;
 }
 
 const CLEAR_FAULTS = {
@@ -51,36 +80,52 @@ const CLEAR_FAULTS = {
 
 export async function startFlowStack(options: FlowOptions): Promise<FlowStack> {
   const stack = localStack();
-  const sandbox = await startSandbox({ config: stack.sandboxConfig as never, timeScale: 0.001 });
+  const sandbox = await startSandbox({ config: stack.sandboxConfig as never, timeScale: options.timeScale ?? 0.001 });
   const served = await serveHandlers(options.routes);
   const calls: string[] = [];
-  const clock = { offsetMs: 0 };
+  const requests: WechatCall[] = [];
+  const clock: FlowClock = { offsetMs: 0 };
   const countingFetch: typeof fetch = (input, init) => {
     const url = new URL(String(input instanceof Request ? input.url : input));
+    const headers = (init?.headers ?? {}) as Record<string, string>;
+    const authorization = Object.entries(headers).find(([name]) => name.toLowerCase() === 'authorization')?.[1];
     calls.push(`${init?.method ?? 'GET'} ${url.pathname}`);
+    requests.push({ method: init?.method ?? 'GET', url: url.href, origin: url.origin, path: url.pathname, ...(authorization ? { authorization } : {}) });
     return options.intercept?.(url, init) ?? fetch(input, init);
   };
-  const rt = createRuntime({
-    env: {
-      ...stack.env,
-      WECHATPAY_BASE_URL: sandbox.url,
-      WECHATPAY_BACKUP_BASE_URL: sandbox.backupUrl,
-      PUBLIC_BASE_URL: served.url,
-      WECHATPAY_TIMEOUT_MS: '2000',
-      ...options.env,
-    },
-    fetch: countingFetch,
-    now: () => Date.now() + clock.offsetMs,
-  });
-  useRuntime(rt);
+  const runtimeWith = (env: Record<string, string>): Runtime => {
+    const rt = createRuntime({
+      env: {
+        ...stack.env,
+        ...(options.tableName ? { TABLE_NAME: options.tableName } : {}),
+        ...(options.dynamodbEndpoint ? { DYNAMODB_ENDPOINT: options.dynamodbEndpoint } : {}),
+        WECHATPAY_BASE_URL: sandbox.url,
+        WECHATPAY_BACKUP_BASE_URL: sandbox.backupUrl,
+        PUBLIC_BASE_URL: served.url,
+        WECHATPAY_TIMEOUT_MS: '2000',
+        ...options.env,
+        ...env,
+      },
+      fetch: countingFetch,
+      now: () => clock.frozenMs ?? Date.now() + clock.offsetMs,
+    });
+    options.onRuntime?.(rt);
+    return rt;
+  };
 
   const secretOf = (role: 'direct' | 'partner') => stack.secrets[role === 'direct' ? stack.secretIds.direct : stack.secretIds.serviceProvider]!;
-  return {
+  const flow: FlowStack = {
     sandbox,
     served,
-    rt,
+    rt: runtimeWith({}),
     calls,
+    requests,
     clock,
+    runtimeWith,
+    use: (rt) => {
+      flow.rt = rt;
+      useRuntime(rt);
+    },
     merchant: (role) => {
       const secret = secretOf(role);
       return { mchid: secret.mchid, appid: secret.appid, apiV3Key: secret.apiV3Key, ...(secret.apiV2Key ? { apiV2Key: secret.apiV2Key } : {}) };
@@ -100,7 +145,9 @@ export async function startFlowStack(options: FlowOptions): Promise<FlowStack> {
     },
     reset: async () => {
       calls.length = 0;
+      requests.length = 0;
       clock.offsetMs = 0;
+      clock.frozenMs = undefined;
       await sandbox.faults.set({ ...CLEAR_FAULTS });
     },
     close: async () => {
@@ -109,6 +156,8 @@ export async function startFlowStack(options: FlowOptions): Promise<FlowStack> {
       await sandbox.close();
     },
   };
+  useRuntime(flow.rt);
+  return flow;
 }
 
 /** An HTTP API (payload 2.0) event as a handler under test receives it. */
