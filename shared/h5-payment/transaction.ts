@@ -2,7 +2,7 @@ import * as v from 'valibot';
 import { logger } from '../runtime/logger';
 import type { Runtime } from '../runtime/container';
 import { keys } from '../store/keys';
-import { applyTransition, type TransitionOutcome } from '../store/transitions';
+import { applyTransition, type TransitionResult } from '../store/transitions';
 import { recordUnmatched } from '../store/unmatched';
 import { FORWARD_FROM, type H5OrderRecord, type H5State } from './record';
 
@@ -30,7 +30,7 @@ export const transactionSchema = v.looseObject({
 
 export type Transaction = v.InferOutput<typeof transactionSchema>;
 
-export type ApplyResult = TransitionOutcome<H5OrderRecord>['kind'] | 'unchanged';
+export type ApplyResult = TransitionResult<H5OrderRecord>['kind'] | 'unchanged';
 
 /**
  * Moves our order to the state WeChat reports, forward only, bound to our record by mchid, appid and amount.
@@ -45,6 +45,7 @@ export async function applyTransaction(rt: Runtime, tx: Transaction, eventId: st
     from: FORWARD_FROM[to],
     eventId,
     now: rt.now(),
+    returnRecord: false,
     expect: { mchid: tx.mchid, appid: tx.appid, ...(tx.amount.total !== undefined ? { amount_total: tx.amount.total } : {}) },
     set: {
       transaction_id: tx.transaction_id,

@@ -20,7 +20,12 @@ export interface TransitionRequest {
   /** Attributes that must already hold these values: binds the event to our record (mchid, appid, amount). */
   expect?: Item;
   now?: number;
+  /** Set false when only the outcome matters: DynamoDB then returns nothing on success (less to read and parse). */
+  returnRecord?: boolean;
 }
+
+/** The outcome when the caller asked for no record back on success. */
+export type TransitionResult<T extends Item> = { kind: 'applied' } | Exclude<TransitionOutcome<T>, { kind: 'applied' }>;
 
 export type TransitionOutcome<T extends Item> =
   | { kind: 'applied'; record: T }
@@ -38,8 +43,19 @@ export const EVENT_IDS = 'event_ids';
 export async function applyTransition<T extends Item>(
   client: DynamoDBClient,
   tableName: string,
+  request: TransitionRequest & { returnRecord: false },
+): Promise<TransitionResult<T>>;
+export async function applyTransition<T extends Item>(
+  client: DynamoDBClient,
+  tableName: string,
   request: TransitionRequest,
-): Promise<TransitionOutcome<T>> {
+): Promise<TransitionOutcome<T>>;
+export async function applyTransition<T extends Item>(
+  client: DynamoDBClient,
+  tableName: string,
+  request: TransitionRequest,
+): Promise<TransitionOutcome<T> | TransitionResult<T>> {
+  const returnRecord = request.returnRecord !== false;
   const now = request.now ?? Date.now();
   const set = setExpression({ ...request.set, [STATE]: request.to, updated_at: now });
   const names: Record<string, string> = { ...set.names, '#state': STATE, '#events': EVENT_IDS };
@@ -72,11 +88,11 @@ export async function applyTransition<T extends Item>(
         ConditionExpression: condition,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: toAttributes(values),
-        ReturnValues: 'ALL_NEW',
+        ReturnValues: returnRecord ? 'ALL_NEW' : 'NONE',
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }),
     );
-    return { kind: 'applied', record: fromAttributes<T>(out.Attributes) as T };
+    return returnRecord ? { kind: 'applied', record: fromAttributes<T>(out.Attributes) as T } : { kind: 'applied' };
   } catch (error) {
     if (!(error instanceof ConditionalCheckFailedException)) throw error;
     const record = fromAttributes<T>(error.Item);
