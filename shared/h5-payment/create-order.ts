@@ -4,7 +4,7 @@ import { toServiceError } from '../merchant/failures';
 import type { Runtime } from '../runtime/container';
 import { claimedCall } from '../store/claimed-call';
 import { keys } from '../store/keys';
-import { ResponseVerificationError } from '../wechatpay';
+import { ResponseVerificationError, type WechatPayV3Client } from '../wechatpay';
 import { H5_URL_TTL_MS, isPayable, toView, type H5OrderRecord, type H5OrderView } from './record';
 import { createH5OrderSchema } from './schema';
 import { H5_ORDER_PATH, h5OrderBody } from './wechat-request';
@@ -49,7 +49,7 @@ export async function createH5Order(rt: Runtime, body: unknown): Promise<CreateH
       conflict('OUT_TRADE_NO_USED', `out_trade_no ${input.out_trade_no} was already used for a different order`),
     onBusy: () => new ServiceError(409, 'REQUEST_IN_PROGRESS', 'the same order is being created; retry shortly', { retryAfterSeconds: 1 }),
     call: async (existing) => {
-      const h5Url = await requestH5Url(rt, merchant.v3, bytes);
+      const h5Url = await requestH5Url(merchant.v3, bytes);
       const state = existing && existing.state !== 'CREATING' ? existing.state : 'NOTPAY';
       return { h5_url: h5Url, h5_url_expires_at: rt.now() + H5_URL_TTL_MS, state };
     },
@@ -57,7 +57,7 @@ export async function createH5Order(rt: Runtime, body: unknown): Promise<CreateH
   return { order: toView(record, rt.now()), replayed };
 }
 
-async function requestH5Url(rt: Runtime, client: Awaited<ReturnType<Runtime['merchants']['get']>>['v3'], bytes: string): Promise<string> {
+async function requestH5Url(client: WechatPayV3Client, bytes: string): Promise<string> {
   // An unverifiable answer (e.g. a WECHATPAY/SIGNTEST probe) is not a result; the identical body is safe to send
   // again, so one more try usually turns it into a verified answer.
   for (let attempt = 1; ; attempt += 1) {
