@@ -1,6 +1,6 @@
 /**
  * HTTP plumbing: two listeners (main and backup domain) over one state, request routing to the APIv3
- * pipeline, `/pay/contractorder`, the user pages and `/sandbox/*`.
+ * pipeline, `/pay/contractorder` and `/pay/orderquery`, the user pages and `/sandbox/*`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,7 +9,7 @@ import type { SandboxContext } from './context';
 import { ApiError, systemError } from './errors';
 import { requestId } from './ids';
 import { PAGE_PATHS, renderPage, submitPage } from './page-routes';
-import { handleContractOrder } from './products/contract-order';
+import { handleContractOrder, handleOrderQuery } from './products/contract-order';
 import { wechatpaySignatureHeaders } from './signer';
 import { runV3 } from './v3';
 
@@ -215,7 +215,7 @@ export class SandboxServer implements ControlHost {
         else this.sendSignedJson(res, path, outcome.status, outcome.body);
         return;
       }
-      if (path === '/pay/contractorder') {
+      if (path === '/pay/contractorder' || path === '/pay/orderquery') {
         if (method !== 'POST') {
           this.send(res, 405, 'text/plain', 'method not allowed');
           return;
@@ -225,7 +225,10 @@ export class SandboxServer implements ControlHost {
           this.hang(res);
           return;
         }
-        const answer = handleContractOrder(this.ctx, raw, this.baseUrl(listener), fault === 'system-error');
+        const answer =
+          path === '/pay/orderquery'
+            ? handleOrderQuery(this.ctx, raw, fault === 'system-error')
+            : handleContractOrder(this.ctx, raw, this.baseUrl(listener), fault === 'system-error');
         if (fault === 'timeout-after') this.hang(res);
         else this.send(res, answer.status, 'text/xml; charset=utf-8', answer.xml);
         return;

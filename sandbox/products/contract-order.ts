@@ -95,14 +95,23 @@ function refreshLinks(ctx: SandboxContext, order: ContractOrder, now: number): v
   }
 }
 
-/** Handles the raw XML body of `POST /pay/contractorder`. */
-export function handleContractOrder(ctx: SandboxContext, raw: Buffer, baseUrl: string, forceSystemError: boolean): V2Answer {
+interface V2Request {
+  fields: Record<string, string>;
+  merchant: SandboxMerchant & { apiV2Key: string };
+  signType: V2SignType;
+}
+
+/**
+ * The communication-level checks every APIv2 call shares: flat XML, a direct merchant with an APIv2 key, and a
+ * sign that verifies. Anything else is an unsigned `return_code FAIL`.
+ */
+function readV2Request(ctx: SandboxContext, raw: Buffer, event: string): V2Request | V2Answer {
   let fields: Record<string, string>;
   try {
     const text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
     fields = parseV2Xml(text);
   } catch (err) {
-    ctx.log('contractorder.xml_fail', { error: err instanceof XmlFormatError ? err.message : 'invalid utf-8' });
+    ctx.log(`${event}.xml_fail`, { error: err instanceof XmlFormatError ? err.message : 'invalid utf-8' });
     return fail('XML格式错误');
   }
   const mchId = fields['mch_id'];
@@ -115,9 +124,17 @@ export function handleContractOrder(ctx: SandboxContext, raw: Buffer, baseUrl: s
   const sign = fields['sign'];
   if (sign === undefined || sign === '') return fail('缺少参数sign');
   if (!safeEqual(v2Sign(fields, merchant.apiV2Key, signType), sign)) {
-    ctx.log('contractorder.sign_error', { mch_id: mchId });
+    ctx.log(`${event}.sign_error`, { mch_id: mchId });
     return fail('签名错误');
   }
+  return { fields, merchant: { ...merchant, apiV2Key: merchant.apiV2Key }, signType };
+}
+
+/** Handles the raw XML body of `POST /pay/contractorder`. */
+export function handleContractOrder(ctx: SandboxContext, raw: Buffer, baseUrl: string, forceSystemError: boolean): V2Answer {
+  const request = readV2Request(ctx, raw, 'contractorder');
+  if (!('fields' in request)) return request;
+  const { fields, merchant, signType } = request;
   const appid = fields['appid'] ?? '';
   if (forceSystemError) return businessFail(merchant, appid, signType, new V2BusinessError('SYSTEMERROR', '系统超时'));
 
@@ -197,6 +214,78 @@ export function handleContractOrder(ctx: SandboxContext, raw: Buffer, baseUrl: s
   } catch (err) {
     if (err instanceof V2BusinessError) {
       ctx.log('contractorder.rejected', { mch_id: merchant.mchid, err_code: err.errCode });
+      return businessFail(merchant, appid, signType, err);
+    }
+    throw err;
+  }
+}
+
+const TRADE_STATE_DESC: Record<string, string> = {
+  NOTPAY: '订单未支付',
+  SUCCESS: '支付成功',
+  CLOSED: '订单已关闭',
+};
+
+/**
+ * Handles the raw XML body of `POST /pay/orderquery` (APIv2): any order of the merchant (contract order or H5),
+ * by `transaction_id` (preferred when both are given) or `out_trade_no`. Signed like the request.
+ */
+export function handleOrderQuery(ctx: SandboxContext, raw: Buffer, forceSystemError: boolean): V2Answer {
+  const request = readV2Request(ctx, raw, 'orderquery');
+  if (!('fields' in request)) return request;
+  const { fields, merchant, signType } = request;
+  const appid = fields['appid'] ?? '';
+  if (forceSystemError) return businessFail(merchant, appid, signType, new V2BusinessError('SYSTEMERROR', '系统超时'));
+  try {
+    if (appid === '') throw new V2BusinessError('PARAM_ERROR', '缺少参数appid');
+    if ((fields['nonce_str'] ?? '') === '') throw new V2BusinessError('PARAM_ERROR', '缺少参数nonce_str');
+    if (!merchant.appids.includes(appid)) throw new V2BusinessError('APPID_MCHID_NOT_MATCH', 'appid和mch_id不匹配');
+    const transactionId = fields['transaction_id'] ?? '';
+    const outTradeNo = fields['out_trade_no'] ?? '';
+    if (transactionId === '' && outTradeNo === '') {
+      throw new V2BusinessError('PARAM_ERROR', 'out_trade_no和transaction_id至少填一个');
+    }
+    const order =
+      transactionId !== ''
+        ? [...ctx.state.orders.values()].find((o) => o.mchid === merchant.mchid && o.transaction_id === transactionId)
+        : ctx.state.orders.get(keyOf(merchant.mchid, outTradeNo));
+    if (!order || order.appid !== appid) throw new V2BusinessError('ORDERNOTEXIST', '此交易订单号不存在');
+    refreshOrder(order, ctx.clock.now());
+    const total = order.kind === 'h5' ? order.total : order.total_fee;
+    const answer: Record<string, string> = {
+      return_code: 'SUCCESS',
+      return_msg: 'OK',
+      result_code: 'SUCCESS',
+      appid: order.appid,
+      mch_id: order.mchid,
+    };
+    const deviceInfo = order.kind === 'h5' ? order.device_id : order.device_info;
+    if (deviceInfo !== undefined) answer['device_info'] = deviceInfo;
+    Object.assign(answer, {
+      out_trade_no: order.out_trade_no,
+      trade_type: order.kind === 'h5' ? 'MWEB' : order.trade_type,
+      trade_state: order.trade_state,
+      trade_state_desc: TRADE_STATE_DESC[order.trade_state] ?? order.trade_state,
+      total_fee: String(total),
+      fee_type: 'CNY',
+    });
+    if (order.trade_state === 'SUCCESS') {
+      Object.assign(answer, {
+        transaction_id: order.transaction_id ?? '',
+        openid: order.openid ?? '',
+        is_subscribe: 'N',
+        bank_type: 'OTHERS',
+        cash_fee: String(total),
+        cash_fee_type: 'CNY',
+        time_end: v2Compact(order.success_ms ?? 0),
+      });
+    }
+    if (order.attach !== undefined) answer['attach'] = order.attach;
+    ctx.log('orderquery.answered', { mch_id: merchant.mchid, out_trade_no: order.out_trade_no, trade_state: order.trade_state });
+    return signed(answer, merchant, signType);
+  } catch (err) {
+    if (err instanceof V2BusinessError) {
+      ctx.log('orderquery.rejected', { mch_id: merchant.mchid, err_code: err.errCode });
       return businessFail(merchant, appid, signType, err);
     }
     throw err;

@@ -72,55 +72,87 @@ function parse<S extends v.GenericSchema>(schema: S, fields: unknown, what: stri
 
 export type ApplyResult = TransitionOutcome<ContractOrderRecord>['kind'] | 'ignored';
 
+/** A payment result as WeChat states it, from the payment notification or from `/pay/orderquery`. */
+export interface PaymentResult {
+  appid: string;
+  mch_id: string;
+  out_trade_no: string;
+  /** SUCCESS → the order is paid; FAIL → PAYERROR. */
+  result_code: 'SUCCESS' | 'FAIL';
+  /** Digits, already checked. */
+  total_fee: string;
+  transaction_id?: string | undefined;
+  cash_fee?: string | undefined;
+  bank_type?: string | undefined;
+  time_end?: string | undefined;
+  is_subscribe?: string | undefined;
+  err_code?: string | undefined;
+  err_code_des?: string | undefined;
+}
+
 /**
- * Payment result → the order's payment state, once: bound to our record by mch_id, appid and total_fee; the event
- * id is the `transaction_id` (v2 notifications have none of their own). An authentic event we cannot match is kept
- * and flagged, never dropped, and acknowledged (a retry would not change it).
+ * Payment result → the order's payment state, once and forward only: bound to our record by mch_id, appid and
+ * total_fee. The one transition both the payment notification and the GET's query use; `eventId` names the source
+ * (the notification's `transaction_id`, or `query:<transaction_id>`). An authentic result we cannot match is kept
+ * and flagged, never dropped.
+ */
+export async function applyPaymentResult(
+  rt: Runtime,
+  n: PaymentResult,
+  eventId: string,
+): Promise<TransitionOutcome<ContractOrderRecord>['kind']> {
+  const paid = n.result_code === 'SUCCESS';
+  const to = paid ? 'SUCCESS' : 'PAYERROR';
+  const totalFee = Number(n.total_fee);
+  const outcome = await applyTransition<ContractOrderRecord>(rt.dynamo, rt.config.tableName, {
+    key: keys.contractOrder(n.out_trade_no),
+    to,
+    from: PAYMENT_FORWARD_FROM[to],
+    eventId,
+    now: rt.now(),
+    expect: { kind: 'CONTRACT_ORDER', mchid: n.mch_id, appid: n.appid, total_fee: totalFee },
+    set: paid
+      ? {
+          transaction_id: n.transaction_id,
+          cash_fee: n.cash_fee === undefined ? undefined : Number(n.cash_fee),
+          bank_type: n.bank_type || undefined,
+          time_end: n.time_end || undefined,
+          is_subscribe: n.is_subscribe || undefined,
+        }
+      : { payment_err_code: n.err_code || undefined, payment_err_code_des: n.err_code_des || undefined },
+  });
+
+  let reason: string | undefined;
+  if (outcome.kind === 'unknown') reason = 'no such contract order';
+  else if (outcome.kind === 'mismatch') reason = `differs in ${outcome.fields.join(', ')}`;
+  else if (outcome.kind === 'superseded' && paid && outcome.record.transaction_id !== n.transaction_id) {
+    // A second, different payment for an order that is already paid: the state stays, a person must look.
+    reason = `order already paid by transaction ${outcome.record.transaction_id ?? '(none)'}`;
+  }
+  if (reason) {
+    logger.warn('unmatched payment event', { product: PAYMENT_PRODUCT, out_trade_no: n.out_trade_no, event_id: eventId, reason });
+    await recordUnmatched(rt, PAYMENT_PRODUCT, n.out_trade_no, eventId, {
+      reason,
+      result_code: n.result_code,
+      transaction_id: n.transaction_id,
+      mch_id: n.mch_id,
+      appid: n.appid,
+      total_fee: totalFee,
+    });
+  }
+  return outcome.kind;
+}
+
+/**
+ * The payment notification at `notify_url`: parsed, then {@link applyPaymentResult}. The event id is the
+ * `transaction_id` (v2 notifications have none of their own). Unmatched events are acknowledged (a retry would not
+ * change them).
  */
 export function contractOrderPaymentApplier(rt: Runtime): V2NotificationApplier {
   return async (fields) => {
     const n = parse(paymentNotificationSchema, fields, 'payment notification');
-    const paid = n.result_code === 'SUCCESS';
-    const to = paid ? 'SUCCESS' : 'PAYERROR';
-    const eventId = paid ? (n.transaction_id as string) : `PAYERROR:${n.transaction_id || n.out_trade_no}`;
-    const totalFee = Number(n.total_fee);
-    const outcome = await applyTransition<ContractOrderRecord>(rt.dynamo, rt.config.tableName, {
-      key: keys.contractOrder(n.out_trade_no),
-      to,
-      from: PAYMENT_FORWARD_FROM[to],
-      eventId,
-      now: rt.now(),
-      expect: { kind: 'CONTRACT_ORDER', mchid: n.mch_id, appid: n.appid, total_fee: totalFee },
-      set: paid
-        ? {
-            transaction_id: n.transaction_id,
-            cash_fee: n.cash_fee === undefined ? undefined : Number(n.cash_fee),
-            bank_type: n.bank_type || undefined,
-            time_end: n.time_end || undefined,
-            is_subscribe: n.is_subscribe || undefined,
-          }
-        : { payment_err_code: n.err_code || undefined, payment_err_code_des: n.err_code_des || undefined },
-    });
-
-    let reason: string | undefined;
-    if (outcome.kind === 'unknown') reason = 'no such contract order';
-    else if (outcome.kind === 'mismatch') reason = `differs in ${outcome.fields.join(', ')}`;
-    else if (outcome.kind === 'superseded' && paid && outcome.record.transaction_id !== n.transaction_id) {
-      // A second, different payment for an order that is already paid: the state stays, a person must look.
-      reason = `order already paid by transaction ${outcome.record.transaction_id ?? '(none)'}`;
-    }
-    if (reason) {
-      logger.warn('unmatched payment event', { product: PAYMENT_PRODUCT, out_trade_no: n.out_trade_no, event_id: eventId, reason });
-      await recordUnmatched(rt, PAYMENT_PRODUCT, n.out_trade_no, eventId, {
-        reason,
-        result_code: n.result_code,
-        transaction_id: n.transaction_id,
-        mch_id: n.mch_id,
-        appid: n.appid,
-        total_fee: totalFee,
-      });
-    }
-    return outcome.kind;
+    const eventId = n.result_code === 'SUCCESS' ? (n.transaction_id as string) : `PAYERROR:${n.transaction_id || n.out_trade_no}`;
+    return applyPaymentResult(rt, n, eventId);
   };
 }
 

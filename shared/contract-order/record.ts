@@ -83,6 +83,8 @@ export interface ContractOrderRecord extends ClaimedRecord {
   is_subscribe?: string;
   payment_err_code?: string;
   payment_err_code_des?: string;
+  /** When the GET last confirmed an unpaid order with `/pay/orderquery`. */
+  last_checked_at?: number;
   expires_at?: number;
 }
 

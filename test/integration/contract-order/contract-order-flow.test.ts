@@ -544,4 +544,69 @@ describe('GET /contract-orders/{out_trade_no}', () => {
     expect((await get('bad no!')).statusCode).toBe(400);
     expect((await get('a'.repeat(33))).statusCode).toBe(400);
   });
+
+  const orderQueryCalls = () => flow.calls.filter((c) => c === 'POST /pay/orderquery');
+
+  it('an unpaid order younger than H5_QUERY_AFTER_SECONDS is answered from the table, without a query', async () => {
+    const body = orderBody();
+    expect((await create(body)).statusCode).toBe(201);
+    expect(parse(await get(body.out_trade_no)).payment.state).toBe('NOTPAY');
+    flow.clock.offsetMs = 59_000;
+    expect(parse(await get(body.out_trade_no)).payment.state).toBe('NOTPAY');
+    expect(orderQueryCalls()).toHaveLength(0);
+  });
+
+  it('a failed query answers the stored state; a successful one is not repeated within the interval', async () => {
+    const body = orderBody();
+    expect((await create(body)).statusCode).toBe(201);
+    flow.clock.offsetMs = 61_000;
+    await sandbox.faults.set({ systemError: 1, match: '/pay/orderquery' });
+    const failed = await get(body.out_trade_no);
+    expect(failed.statusCode).toBe(200);
+    expect(parse(failed).payment.state).toBe('NOTPAY');
+    expect(orderQueryCalls()).toHaveLength(1);
+    expect((await records(body.out_trade_no, body.contract_code)).order?.last_checked_at).toBeUndefined();
+
+    // Still unpaid at WeChat: the check is recorded, and the next GETs within the interval do not ask again.
+    expect(parse(await get(body.out_trade_no)).payment.state).toBe('NOTPAY');
+    expect(orderQueryCalls()).toHaveLength(2);
+    expect((await records(body.out_trade_no, body.contract_code)).order?.last_checked_at).toBeGreaterThan(0);
+    expect(parse(await get(body.out_trade_no)).payment.state).toBe('NOTPAY');
+    expect(orderQueryCalls()).toHaveLength(2);
+    flow.clock.offsetMs = 122_000;
+    await get(body.out_trade_no);
+    expect(orderQueryCalls()).toHaveLength(3);
+    expect(await flagged(body.out_trade_no)).toEqual([]);
+  });
+
+  // Last in the file: it closes the notify listener.
+  it('confirms an old unpaid order with /pay/orderquery, so a lost payment notification cannot leave it unpaid', async () => {
+    const body = orderBody();
+    expect((await create(body)).statusCode).toBe(201);
+    // The notifications go nowhere: the notify URLs point at a closed port.
+    await flow.served.close();
+    const paid = await act({ out_trade_no: body.out_trade_no, action: 'pay' });
+    expect(paid.status).toBe(200);
+    const { transaction_id } = ((await paid.json()) as Json).target as Json;
+    expect(parse(await get(body.out_trade_no)).payment.state).toBe('NOTPAY');
+    expect(orderQueryCalls()).toHaveLength(0);
+
+    flow.clock.offsetMs = 61_000;
+    const view = parse(await get(body.out_trade_no));
+    expect(view.payment).toMatchObject({ state: 'SUCCESS', transaction_id, total_fee: 888, cash_fee: 888, bank_type: 'OTHERS' });
+    expect(view.payment.time_end).toMatch(/^\d{14}$/);
+    expect(orderQueryCalls()).toHaveLength(1);
+    const { order } = await records(body.out_trade_no, body.contract_code);
+    expect([...(order?.event_ids ?? [])]).toEqual([`query:${transaction_id}`]);
+    expect(order?.last_checked_at).toBeGreaterThan(0);
+
+    // Paid now: no more queries; the late notification for the same transaction changes nothing and is not flagged.
+    flow.clock.offsetMs = 200_000;
+    expect(parse(await get(body.out_trade_no)).payment.state).toBe('SUCCESS');
+    expect(orderQueryCalls()).toHaveLength(1);
+    const late = paymentFields(body, { transaction_id });
+    expect((await notifyPayment(v2Xml(late))).body).toBe(SUCCESS_XML);
+    expect(parse(await get(body.out_trade_no)).payment.bank_type).toBe('OTHERS');
+    expect(await flagged(body.out_trade_no)).toEqual([]);
+  });
 });

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateSandboxFixture, startSandbox, type RunningSandbox, type SandboxFixture } from '../../../sandbox/index';
-import { contractOrder, postXml, sandboxJson, v3 } from './support/client';
+import { contractOrder, orderQuery, postXml, sandboxJson, v3 } from './support/client';
 import { Receiver, V2_SUCCESS } from './support/receiver';
 import { contractOrderFields } from './support/requests';
 import { v2Sign, v2Xml } from './support/signer';
@@ -221,5 +221,75 @@ describe('POST /pay/contractorder', () => {
     const f = fields({ mch_id: '1000000000', contract_mchid: '1000000000' });
     const res = await postXml(sb.url, '/pay/contractorder', v2Xml({ ...f, sign: v2Sign(f, key()) }));
     expect(res.fields['return_code']).toBe('FAIL');
+  });
+});
+
+describe('POST /pay/orderquery', () => {
+  const ids = (): Record<string, string> => ({ appid: fx.direct.appid, mch_id: fx.direct.mchid });
+
+  it('refuses a bad sign, an unknown merchant and malformed XML with an unsigned return_code FAIL', async () => {
+    const bad = { ...ids(), out_trade_no: 'whatever1', nonce_str: 'n1' };
+    const res = await orderQuery(sb.url, { ...bad, sign: v2Sign(bad, 'X'.repeat(32)) }, key());
+    expect(res.fields).toEqual({ return_code: 'FAIL', return_msg: '签名错误' });
+    const hmac = await orderQuery(sb.url, { ...bad, sign_type: 'HMAC-SHA256', sign: v2Sign(bad, key(), 'MD5') }, key());
+    expect(hmac.fields['return_msg']).toBe('签名错误');
+    const stranger = { appid: fx.direct.appid, mch_id: '1000000000', out_trade_no: 'whatever1' };
+    expect((await orderQuery(sb.url, stranger, key())).fields['return_code']).toBe('FAIL');
+    expect((await postXml(sb.url, '/pay/orderquery', '<xml><a>1</a>')).fields['return_code']).toBe('FAIL');
+  });
+
+  it('unknown order → result_code FAIL ORDERNOTEXIST (signed); no id at all → PARAM_ERROR', async () => {
+    const res = await orderQuery(sb.url, { ...ids(), out_trade_no: 'nosuchorder1' }, key());
+    expect(res.fields).toMatchObject({ return_code: 'SUCCESS', result_code: 'FAIL', err_code: 'ORDERNOTEXIST' });
+    expect(verifyV2(res.fields, key())).toBe(true);
+    const byTx = await orderQuery(sb.url, { ...ids(), transaction_id: '4200000000000000000000000000' }, key(), 'HMAC-SHA256');
+    expect(byTx.fields).toMatchObject({ result_code: 'FAIL', err_code: 'ORDERNOTEXIST' });
+    expect(verifyV2(byTx.fields, key())).toBe(true);
+    expect((await orderQuery(sb.url, ids(), key())).fields).toMatchObject({ result_code: 'FAIL', err_code: 'PARAM_ERROR' });
+  });
+
+  it.each(['MD5', 'HMAC-SHA256'] as const)('known order (%s): NOTPAY, then SUCCESS with the payment facts', async (type) => {
+    const f = fields({ attach: 'a1' }, `/pay-q-${type}`, `/contract-q-${type}`);
+    await contractOrder(sb.url, f, key(), type);
+    const unpaid = await orderQuery(sb.url, { ...ids(), out_trade_no: f['out_trade_no'] as string }, key(), type);
+    expect(verifyV2(unpaid.fields, key())).toBe(true);
+    expect(unpaid.fields).toMatchObject({
+      return_code: 'SUCCESS',
+      result_code: 'SUCCESS',
+      appid: fx.direct.appid,
+      mch_id: fx.direct.mchid,
+      out_trade_no: f['out_trade_no'],
+      trade_type: 'MWEB',
+      trade_state: 'NOTPAY',
+      trade_state_desc: '订单未支付',
+      total_fee: '888',
+      attach: 'a1',
+    });
+    expect(unpaid.fields['transaction_id']).toBeUndefined();
+
+    const act = await sandboxJson(sb.url, '/sandbox/act', { out_trade_no: f['out_trade_no'], action: 'pay' });
+    expect(act.json.ok).toBe(true);
+    const paid = await orderQuery(sb.url, { ...ids(), out_trade_no: f['out_trade_no'] as string }, key(), type);
+    expect(verifyV2(paid.fields, key())).toBe(true);
+    expect(paid.fields['sign']).toHaveLength(type === 'MD5' ? 32 : 64);
+    expect(paid.fields).toMatchObject({
+      result_code: 'SUCCESS',
+      trade_state: 'SUCCESS',
+      transaction_id: act.json.target.transaction_id,
+      total_fee: '888',
+      cash_fee: '888',
+      bank_type: 'OTHERS',
+      trade_type: 'MWEB',
+    });
+    expect(paid.fields['time_end']).toMatch(/^\d{14}$/);
+    expect(paid.fields['openid']).not.toBe('');
+    const byTx = await orderQuery(sb.url, { ...ids(), transaction_id: paid.fields['transaction_id'] as string }, key());
+    expect(byTx.fields).toMatchObject({ trade_state: 'SUCCESS', out_trade_no: f['out_trade_no'] });
+  });
+
+  it('answers SYSTEMERROR in band under the systemError fault', async () => {
+    await sandboxJson(sb.url, '/sandbox/faults', { systemError: 1, match: '/pay/orderquery' });
+    const res = await orderQuery(sb.url, { ...ids(), out_trade_no: 'nosuchorder2' }, key());
+    expect(res.fields).toMatchObject({ return_code: 'SUCCESS', result_code: 'FAIL', err_code: 'SYSTEMERROR' });
   });
 });

@@ -84,6 +84,19 @@ export function contractOrder(
   return postXml(baseUrl, '/pay/contractorder', v2Xml(signed));
 }
 
+/** Signs (unless `sign` is already present) and posts an APIv2 orderquery. */
+export function orderQuery(
+  baseUrl: string,
+  fields: Record<string, string>,
+  apiV2Key: string,
+  type: 'MD5' | 'HMAC-SHA256' = 'MD5',
+): Promise<V2Answer> {
+  const signed: Record<string, string> = { nonce_str: 'q'.repeat(16), ...fields };
+  if (type === 'HMAC-SHA256') signed['sign_type'] = 'HMAC-SHA256';
+  if (signed['sign'] === undefined) signed['sign'] = v2Sign(signed, apiV2Key, type);
+  return postXml(baseUrl, '/pay/orderquery', v2Xml(signed));
+}
+
 export async function sandboxJson(baseUrl: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
   const res = await fetch(`${baseUrl}${path}`, {
     method: body === undefined ? 'GET' : 'POST',
