@@ -22,15 +22,13 @@ import {
   V2_ROUTES,
   V2_SUCCESS_XML,
   V3_ROUTES,
-  authorizationNeedles,
   captureOutput,
   contractFields,
-  findLeaks,
   header,
   httpEvent,
+  leaksIn,
   parse,
   paymentFields,
-  secretNeedles,
   snapshot,
   startHarness,
   tableItems,
@@ -466,10 +464,8 @@ describe('nothing was read from disk or the network by the XML parser', () => {
 describe('leaks', () => {
   it('no key, API key, JWT key, identity or Authorization value in any log line or table item of this file', async () => {
     logger.info('adversarial canary', { canary: 'ADV-CANARY-FORGED' });
-    const items = (await tableItems(h)).map((i) => JSON.stringify(i));
-    const haystacks = [...output.lines, ...items];
-    expect(haystacks.some((l) => l.includes('ADV-CANARY-FORGED')), 'the capture sees the logger').toBe(true);
+    expect(output.lines.some((l) => l.includes('ADV-CANARY-FORGED')), 'the capture sees the logger').toBe(true);
     expect(output.lines.length, 'every refusal is logged').toBeGreaterThan(300);
-    expect(findLeaks(haystacks, [...secretNeedles(h.stack), ...authorizationNeedles(h.calls)])).toEqual([]);
+    expect(await leaksIn(h, output)).toEqual([]);
   });
 });

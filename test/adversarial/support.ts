@@ -14,7 +14,6 @@ import { ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { vi } from 'vitest';
-import { Hash } from 'wechatpay-axios-plugin';
 import { handler as createContractOrderHandler } from '../../functions/http/create-contract-order';
 import { handler as createH5Handler } from '../../functions/http/create-h5-order';
 import { handler as createRepaymentContractHandler } from '../../functions/http/create-repayment-contract';
@@ -374,21 +373,7 @@ export function paidTransaction(h: Pick<Harness, 'direct'>, outTradeNo: string, 
   };
 }
 
-/** What WeChat would send, signed by an independent v2 implementation (wechatpay-axios-plugin). */
-export function v2Xml(fields: Record<string, string>, key: string, signType: 'MD5' | 'HMAC-SHA256' = 'MD5'): string {
-  const sign = Hash.sign(signType, fields, key);
-  return v2XmlRaw({ ...fields, sign });
-}
-
-export function v2XmlRaw(fields: Record<string, string>): string {
-  return `<xml>${Object.entries(fields)
-    .map(([k, v]) => `<${k}><![CDATA[${v}]]></${k}>`)
-    .join('')}</xml>`;
-}
-
-export function v2Sign(fields: Record<string, string>, key: string, signType: 'MD5' | 'HMAC-SHA256' = 'MD5'): string {
-  return Hash.sign(signType, fields, key) as string;
-}
+export { v2Sign, v2Xml, v2XmlRaw } from '../support/notifications';
 
 export function paymentFields(h: Pick<Harness, 'direct'>, order: Json, overrides: Record<string, string> = {}): Record<string, string> {
   return {
@@ -733,6 +718,19 @@ export function authorizationNeedles(calls: WechatCall[]): [string, string][] {
     if (signature) needles.push(['Authorization signature', signature]);
   }
   return needles;
+}
+
+/**
+ * The harness's whole trace — every captured log line and every item of its table — as searchable text, and what
+ * of the secrets, the people and the Authorization values sent turns up in it (nothing, when all is well).
+ */
+export async function traceOf(h: Pick<Harness, 'dynamo' | 'tableName'>, output: CapturedOutput): Promise<{ lines: string[]; items: string[] }> {
+  return { lines: output.lines, items: (await tableItems(h)).map((i) => JSON.stringify(i)) };
+}
+
+export async function leaksIn(h: Pick<Harness, 'dynamo' | 'tableName' | 'stack' | 'calls'>, output: CapturedOutput): Promise<string[]> {
+  const { lines, items } = await traceOf(h, output);
+  return findLeaks([...lines, ...items], [...secretNeedles(h.stack), ...authorizationNeedles(h.calls)]);
 }
 
 export function findLeaks(haystacks: readonly string[], needles: readonly [string, string][]): string[] {

@@ -1,4 +1,5 @@
 import { createCipheriv, createSign, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { Hash } from 'wechatpay-axios-plugin';
 
 /**
  * Builds WeChat-style v3 notifications straight from the protocol reference with node:crypto, so tests can
@@ -57,4 +58,21 @@ export function buildNotification(
 
 export function strangerKey(): string {
   return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+}
+
+/** An APIv2 sign computed by an independent implementation (wechatpay-axios-plugin), as WeChat would. */
+export function v2Sign(fields: Record<string, string>, key: string, signType: 'MD5' | 'HMAC-SHA256' = 'MD5'): string {
+  return Hash.sign(signType, fields, key) as string;
+}
+
+/** The fields as WeChat's v2 XML, unsigned (for tampering with the sign itself). */
+export function v2XmlRaw(fields: Record<string, string>): string {
+  return `<xml>${Object.entries(fields)
+    .map(([k, v]) => `<${k}><![CDATA[${v}]]></${k}>`)
+    .join('')}</xml>`;
+}
+
+/** A v2 notification as WeChat sends it: the fields plus their sign, as XML. */
+export function v2Xml(fields: Record<string, string>, key: string, signType: 'MD5' | 'HMAC-SHA256' = 'MD5'): string {
+  return v2XmlRaw({ ...fields, sign: v2Sign(fields, key, signType) });
 }

@@ -13,6 +13,7 @@ import { keys } from '../../../shared/store/keys';
 import type { RunningSandbox } from '../../../sandbox/index';
 import { localStack, testDynamoDbClient } from '../../support/env';
 import { httpEvent, startFlowStack, type FlowStack } from '../../support/flow';
+import { v2Xml as signedV2Xml } from '../../support/notifications';
 import type { ServedHandlers } from '../../support/lambda-http';
 
 type Result = APIGatewayProxyStructuredResultV2;
@@ -56,14 +57,8 @@ function orderBody(tradeType: 'JSAPI' | 'NATIVE' | 'APP' | 'MWEB' = 'APP', overr
   };
 }
 
-/** What WeChat would send, signed by an independent v2 implementation with the merchant's APIv2 key. */
-function v2Xml(fields: Record<string, string>, key = direct.apiV2Key): string {
-  const sign = Hash.sign('MD5', fields, key);
-  const all = { ...fields, sign };
-  return `<xml>${Object.entries(all)
-    .map(([k, v]) => `<${k}><![CDATA[${v}]]></${k}>`)
-    .join('')}</xml>`;
-}
+/** What WeChat would send: signed (independently) with this merchant's APIv2 key unless told otherwise. */
+const v2Xml = (fields: Record<string, string>, key = direct.apiV2Key) => signedV2Xml(fields, key);
 
 const notifyPayment = async (xml: string) => (await paymentNotifyHandler(event(xml, { headers: { 'content-type': 'text/xml' } }))) as Result;
 const notifyContract = async (xml: string) => (await contractNotifyHandler(event(xml, { headers: { 'content-type': 'text/xml' } }))) as Result;

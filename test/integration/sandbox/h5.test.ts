@@ -1,29 +1,16 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { generateSandboxFixture, startSandbox, type RunningSandbox, type SandboxFixture } from '../../../sandbox/index';
+import { describe, expect, it } from 'vitest';
+import { startSandbox } from '../../../sandbox/index';
+import { sandboxUnderTest } from './support/lifecycle';
 import { sandboxJson, v3 } from './support/client';
 import { Receiver } from './support/receiver';
 import { h5Body } from './support/requests';
 import { decryptResource, verifyWechatpaySignature, type V3Envelope } from './support/verify';
 
-let fx: SandboxFixture;
-let sb: RunningSandbox;
-let rx: Receiver;
+const sut = sandboxUnderTest();
 const H5 = '/v3/pay/transactions/h5';
 
-beforeAll(async () => {
-  fx = generateSandboxFixture();
-  sb = await startSandbox({ config: fx.config, timeScale: 0.001 });
-  rx = await Receiver.start();
-});
-afterAll(async () => {
-  await sb.close();
-  await rx.close();
-});
-afterEach(async () => {
-  await sb.faults.reset();
-});
 
-const order = (extra: Record<string, unknown> = {}): Record<string, unknown> => h5Body(fx.direct, rx.url('/h5'), extra);
+const order = (extra: Record<string, unknown> = {}): Record<string, unknown> => h5Body(sut.fx.direct, sut.rx.url('/h5'), extra);
 const detailOf = (json: Record<string, unknown> | undefined): Record<string, unknown> => (json?.['detail'] ?? {}) as Record<string, unknown>;
 
 describe('POST /v3/pay/transactions/h5', () => {
@@ -45,7 +32,7 @@ describe('POST /v3/pay/transactions/h5', () => {
     ['scene_info.h5_info.type', { scene_info: { payer_client_ip: '1.2.3.4', h5_info: {} } }],
     ['unknown_field', { unknown_field: 1 }],
   ])('rejects a bad %s with 400 PARAM_ERROR naming it', async (field, extra) => {
-    const res = await v3(sb.url, fx.direct, { path: H5, body: order(extra) });
+    const res = await v3(sut.sb.url, sut.fx.direct, { path: H5, body: order(extra) });
     expect(res.status).toBe(400);
     expect(res.json?.['code']).toBe('PARAM_ERROR');
     expect(detailOf(res.json)['field']).toBe(field);
@@ -56,25 +43,25 @@ describe('POST /v3/pay/transactions/h5', () => {
   it('rejects a missing required field', async () => {
     const body = order();
     delete body['notify_url'];
-    const res = await v3(sb.url, fx.direct, { path: H5, body });
+    const res = await v3(sut.sb.url, sut.fx.direct, { path: H5, body });
     expect(res.status).toBe(400);
     expect(detailOf(res.json)['field']).toBe('notify_url');
   });
 
   it('rejects an appid not bound to the mchid, a body mchid unlike the caller, and partners', async () => {
-    const appid = await v3(sb.url, fx.direct, { path: H5, body: order({ appid: fx.partner.appid }) });
+    const appid = await v3(sut.sb.url, sut.fx.direct, { path: H5, body: order({ appid: sut.fx.partner.appid }) });
     expect(appid.status).toBe(400);
     expect(appid.json?.['code']).toBe('APPID_MCHID_NOT_MATCH');
-    const mchid = await v3(sb.url, fx.direct, { path: H5, body: order({ mchid: fx.partner.mchid }) });
+    const mchid = await v3(sut.sb.url, sut.fx.direct, { path: H5, body: order({ mchid: sut.fx.partner.mchid }) });
     expect(mchid.status).toBe(400);
     expect(detailOf(mchid.json)['field']).toBe('mchid');
-    const partner = await v3(sb.url, fx.partner, { path: H5, body: { ...order(), mchid: fx.partner.mchid, appid: fx.partner.appid } });
+    const partner = await v3(sut.sb.url, sut.fx.partner, { path: H5, body: { ...order(), mchid: sut.fx.partner.mchid, appid: sut.fx.partner.appid } });
     expect(partner.status).toBe(403);
     expect(partner.json?.['code']).toBe('NO_AUTH');
   });
 
   it('accepts http notify URLs on loopback and IPv6 payer IPs', async () => {
-    const res = await v3(sb.url, fx.direct, {
+    const res = await v3(sut.sb.url, sut.fx.direct, {
       path: H5,
       body: order({ scene_info: { payer_client_ip: '2001:db8::1', h5_info: { type: 'iOS', app_name: 'x' } } }),
     });
@@ -83,40 +70,40 @@ describe('POST /v3/pay/transactions/h5', () => {
 
   it('same body again gives the same h5_url; a different body is OUT_TRADE_NO_USED', async () => {
     const body = order();
-    const first = await v3(sb.url, fx.direct, { path: H5, body });
+    const first = await v3(sut.sb.url, sut.fx.direct, { path: H5, body });
     const reordered = Object.fromEntries(Object.entries(body).reverse());
-    const again = await v3(sb.url, fx.direct, { path: H5, body: reordered });
+    const again = await v3(sut.sb.url, sut.fx.direct, { path: H5, body: reordered });
     expect(again.status).toBe(200);
     expect(again.json?.['h5_url']).toBe(first.json?.['h5_url']);
-    const changed = await v3(sb.url, fx.direct, { path: H5, body: { ...body, amount: { total: 101 } } });
+    const changed = await v3(sut.sb.url, sut.fx.direct, { path: H5, body: { ...body, amount: { total: 101 } } });
     expect(changed.status).toBe(403);
     expect(changed.json?.['code']).toBe('OUT_TRADE_NO_USED');
   });
 
   it('issues a fresh h5_url once the 5-minute one has expired', async () => {
     const body = order();
-    const first = await v3(sb.url, fx.direct, { path: H5, body });
-    sb.clock.advance(301);
+    const first = await v3(sut.sb.url, sut.fx.direct, { path: H5, body });
+    sut.sb.clock.advance(301);
     try {
       const page = await fetch(String(first.json?.['h5_url']));
       expect(page.status).toBe(410);
       expect(await page.text()).toContain('链接已过期');
-      const again = await v3(sb.url, fx.direct, { path: H5, body });
+      const again = await v3(sut.sb.url, sut.fx.direct, { path: H5, body });
       expect(again.status).toBe(200);
       expect(again.json?.['h5_url']).not.toBe(first.json?.['h5_url']);
-      const act = await sandboxJson(sb.url, '/sandbox/act', { url: first.json?.['h5_url'], action: 'pay' });
+      const act = await sandboxJson(sut.sb.url, '/sandbox/act', { url: first.json?.['h5_url'], action: 'pay' });
       expect(act.status).toBe(410);
     } finally {
-      sb.clock.advance(-301);
+      sut.sb.clock.advance(-301);
     }
   });
 
   it('pays: query SUCCESS, TRANSACTION.SUCCESS delivered, verified and decrypted with the peer library', async () => {
     const body = order();
-    const created = await v3(sb.url, fx.direct, { path: H5, body });
+    const created = await v3(sut.sb.url, sut.fx.direct, { path: H5, body });
     const otn = String(body['out_trade_no']);
-    const q = `/v3/pay/transactions/out-trade-no/${otn}?mchid=${fx.direct.mchid}`;
-    const before = await v3(sb.url, fx.direct, { path: q });
+    const q = `/v3/pay/transactions/out-trade-no/${otn}?mchid=${sut.fx.direct.mchid}`;
+    const before = await v3(sut.sb.url, sut.fx.direct, { path: q });
     expect(before.json?.['trade_state']).toBe('NOTPAY');
 
     const page = await fetch(String(created.json?.['h5_url']));
@@ -124,12 +111,12 @@ describe('POST /v3/pay/transactions/h5', () => {
     expect(html).toContain('¥1.00');
     expect(html).toContain('Image形象店-深圳腾大-QQ公仔');
 
-    const before_count = rx.on('/h5').length;
-    const act = await sandboxJson(sb.url, '/sandbox/act', { url: created.json?.['h5_url'], action: 'pay' });
+    const before_count = sut.rx.on('/h5').length;
+    const act = await sandboxJson(sut.sb.url, '/sandbox/act', { url: created.json?.['h5_url'], action: 'pay' });
     expect(act.json.ok).toBe(true);
-    const [n] = (await rx.waitFor(before_count + 1, '/h5')).slice(before_count);
+    const [n] = (await sut.rx.waitFor(before_count + 1, '/h5')).slice(before_count);
     expect(n).toBeDefined();
-    expect(verifyWechatpaySignature({ headers: n!.headers, body: n!.body }, fx.wechatpay.publicKeyId, fx.wechatpay.publicKeyPem)).toBe(true);
+    expect(verifyWechatpaySignature({ headers: n!.headers, body: n!.body }, sut.fx.wechatpay.publicKeyId, sut.fx.wechatpay.publicKeyPem)).toBe(true);
     const env = JSON.parse(n!.body) as V3Envelope;
     expect(env.event_type).toBe('TRANSACTION.SUCCESS');
     expect(env.resource_type).toBe('encrypt-resource');
@@ -138,10 +125,10 @@ describe('POST /v3/pay/transactions/h5', () => {
     expect(env.resource.original_type).toBe('transaction');
     expect(env.resource.nonce).toHaveLength(12);
     expect(env.create_time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00$/);
-    const tx = decryptResource(env, fx.direct.apiV3Key);
+    const tx = decryptResource(env, sut.fx.direct.apiV3Key);
     expect(tx).toMatchObject({
-      appid: fx.direct.appid,
-      mchid: fx.direct.mchid,
+      appid: sut.fx.direct.appid,
+      mchid: sut.fx.direct.mchid,
       out_trade_no: otn,
       trade_type: 'MWEB',
       trade_state: 'SUCCESS',
@@ -152,42 +139,42 @@ describe('POST /v3/pay/transactions/h5', () => {
     expect(String(tx['transaction_id'])).toMatch(/^\d{28}$/);
     expect(String((tx['payer'] as Record<string, unknown>)['openid'])).toMatch(/^o/);
 
-    const after = await v3(sb.url, fx.direct, { path: q });
+    const after = await v3(sut.sb.url, sut.fx.direct, { path: q });
     expect(after.json?.['trade_state']).toBe('SUCCESS');
     expect(after.json?.['transaction_id']).toBe(tx['transaction_id']);
-    const byId = await v3(sb.url, fx.direct, { path: `/v3/pay/transactions/id/${String(tx['transaction_id'])}?mchid=${fx.direct.mchid}` });
+    const byId = await v3(sut.sb.url, sut.fx.direct, { path: `/v3/pay/transactions/id/${String(tx['transaction_id'])}?mchid=${sut.fx.direct.mchid}` });
     expect(byId.json?.['out_trade_no']).toBe(otn);
 
-    const reorder = await v3(sb.url, fx.direct, { path: H5, body });
+    const reorder = await v3(sut.sb.url, sut.fx.direct, { path: H5, body });
     expect(reorder.status).toBe(400);
     expect(reorder.json?.['code']).toBe('ORDERPAID');
-    const twice = await sandboxJson(sb.url, '/sandbox/act', { out_trade_no: otn, action: 'pay' });
+    const twice = await sandboxJson(sut.sb.url, '/sandbox/act', { out_trade_no: otn, action: 'pay' });
     expect(twice.status).toBe(409);
   });
 
   it('queries need mchid matching the caller; unknown orders are 404 ORDER_NOT_EXIST', async () => {
-    const missing = await v3(sb.url, fx.direct, { path: '/v3/pay/transactions/out-trade-no/ABCDEF1' });
+    const missing = await v3(sut.sb.url, sut.fx.direct, { path: '/v3/pay/transactions/out-trade-no/ABCDEF1' });
     expect(missing.status).toBe(400);
     expect(detailOf(missing.json)['location']).toBe('query');
-    const none = await v3(sb.url, fx.direct, { path: `/v3/pay/transactions/out-trade-no/ABCDEF1?mchid=${fx.direct.mchid}` });
+    const none = await v3(sut.sb.url, sut.fx.direct, { path: `/v3/pay/transactions/out-trade-no/ABCDEF1?mchid=${sut.fx.direct.mchid}` });
     expect(none.status).toBe(404);
     expect(none.json?.['code']).toBe('ORDER_NOT_EXIST');
   });
 
   it('close: 204, then CLOSED, then the same body is ORDER_CLOSED', async () => {
     const body = order();
-    await v3(sb.url, fx.direct, { path: H5, body });
+    await v3(sut.sb.url, sut.fx.direct, { path: H5, body });
     const otn = String(body['out_trade_no']);
-    const closed = await v3(sb.url, fx.direct, {
+    const closed = await v3(sut.sb.url, sut.fx.direct, {
       path: `/v3/pay/transactions/out-trade-no/${otn}/close`,
-      body: { mchid: fx.direct.mchid },
+      body: { mchid: sut.fx.direct.mchid },
     });
     expect(closed.status).toBe(204);
     expect(closed.text).toBe('');
-    expect(verifyWechatpaySignature({ headers: closed.headers, body: '' }, fx.wechatpay.publicKeyId, fx.wechatpay.publicKeyPem)).toBe(true);
-    const q = await v3(sb.url, fx.direct, { path: `/v3/pay/transactions/out-trade-no/${otn}?mchid=${fx.direct.mchid}` });
+    expect(verifyWechatpaySignature({ headers: closed.headers, body: '' }, sut.fx.wechatpay.publicKeyId, sut.fx.wechatpay.publicKeyPem)).toBe(true);
+    const q = await v3(sut.sb.url, sut.fx.direct, { path: `/v3/pay/transactions/out-trade-no/${otn}?mchid=${sut.fx.direct.mchid}` });
     expect(q.json?.['trade_state']).toBe('CLOSED');
-    const again = await v3(sb.url, fx.direct, { path: H5, body });
+    const again = await v3(sut.sb.url, sut.fx.direct, { path: H5, body });
     expect(again.json?.['code']).toBe('ORDER_CLOSED');
   });
 
@@ -198,15 +185,15 @@ describe('POST /v3/pay/transactions/h5', () => {
       return calls <= 2 ? { status: 500, body: '{"code":"FAIL","message":"失败"}' } : { status: 204 };
     });
     try {
-      const body = h5Body(fx.direct, flaky.url('/n'));
-      const created = await v3(sb.url, fx.direct, { path: H5, body });
-      await sandboxJson(sb.url, '/sandbox/act', { url: created.json?.['h5_url'], action: 'pay' });
+      const body = h5Body(sut.fx.direct, flaky.url('/n'));
+      const created = await v3(sut.sb.url, sut.fx.direct, { path: H5, body });
+      await sandboxJson(sut.sb.url, '/sandbox/act', { url: created.json?.['h5_url'], action: 'pay' });
       await flaky.waitFor(3);
       await new Promise((r) => setTimeout(r, 200));
       expect(flaky.received).toHaveLength(3);
       const bodies = new Set(flaky.received.map((r) => r.body));
       expect(bodies.size).toBe(1); // same notification re-sent
-      const log = (await sandboxJson(sb.url, '/sandbox/notifications')).json as Array<Record<string, unknown>>;
+      const log = (await sandboxJson(sut.sb.url, '/sandbox/notifications')).json as Array<Record<string, unknown>>;
       const mine = log.filter((a) => a['target'] === flaky.url('/n'));
       expect(mine.map((a) => [a['attempt'], a['status'], a['ok']])).toEqual([
         [1, 500, false],
@@ -226,8 +213,8 @@ describe('POST /v3/pay/transactions/h5', () => {
       return calls === 1 ? { status: 202 } : { status: 200, body: '{"code":"FAIL"}' };
     });
     try {
-      const created = await v3(sb.url, fx.direct, { path: H5, body: h5Body(fx.direct, r.url('/n')) });
-      await sandboxJson(sb.url, '/sandbox/act', { url: created.json?.['h5_url'], action: 'pay' });
+      const created = await v3(sut.sb.url, sut.fx.direct, { path: H5, body: h5Body(sut.fx.direct, r.url('/n')) });
+      await sandboxJson(sut.sb.url, '/sandbox/act', { url: created.json?.['h5_url'], action: 'pay' });
       await r.waitFor(2);
       await new Promise((res) => setTimeout(res, 200));
       expect(r.received).toHaveLength(2);
@@ -237,10 +224,10 @@ describe('POST /v3/pay/transactions/h5', () => {
   });
 
   it('stops after the schedule: 1 + 15 attempts to a dead receiver, then nothing pending', async () => {
-    const fast = await startSandbox({ config: fx.config, timeScale: 0.00001 }); // 24h04m -> ~0.9 s
+    const fast = await startSandbox({ config: sut.fx.config, timeScale: 0.00001 }); // 24h04m -> ~0.9 s
     const dead = await Receiver.start(() => ({ status: 503 }));
     try {
-      const created = await v3(fast.url, fx.direct, { path: H5, body: h5Body(fx.direct, dead.url('/dead')) });
+      const created = await v3(fast.url, sut.fx.direct, { path: H5, body: h5Body(sut.fx.direct, dead.url('/dead')) });
       await sandboxJson(fast.url, '/sandbox/act', { url: created.json?.['h5_url'], action: 'pay' });
       const last = await fast.notifications.waitFor((a) => a.final === true, 10_000);
       expect(last.attempt).toBe(16);
