@@ -20,7 +20,7 @@ import type { MerchantSecret } from '../shared/secrets/types';
 import { createDynamoClient } from '../shared/store/client';
 import { toAttributes, type Item } from '../shared/store/items';
 import { keys as recordKeys } from '../shared/store/keys';
-import { encryptResource, type BuiltNotification, type NotificationKeys } from '../test/support/notifications';
+import { encryptResource, paidTransaction, type BuiltNotification, type NotificationKeys } from '../test/support/notifications';
 import { ms, progress } from './stats';
 
 /** Round trips (and the time spent in them) since the last reset. */
@@ -186,23 +186,6 @@ export function h5OrderBody(outTradeNo = uniqueId('B')) {
   };
 }
 
-/** WeChat's TRANSACTION.SUCCESS resource for one of our orders. */
-export function paidTransaction(stack: BenchStack, outTradeNo: string, total = 100) {
-  return {
-    appid: stack.direct.appid,
-    mchid: stack.direct.mchid,
-    out_trade_no: outTradeNo,
-    transaction_id: `4200${randomBytes(10).toString('hex')}`,
-    trade_type: 'MWEB',
-    trade_state: 'SUCCESS',
-    trade_state_desc: '支付成功',
-    bank_type: 'OTHERS',
-    success_time: '2026-11-23T10:34:56+08:00',
-    payer: { openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o' },
-    amount: { total, payer_total: total, currency: 'CNY', payer_currency: 'CNY' },
-  };
-}
-
 const parsedKeys = new Map<string, KeyObject>();
 
 /**
@@ -223,7 +206,7 @@ export function paymentNotification(stack: BenchStack, outTradeNo: string): Buil
     resource_type: 'encrypt-resource',
     event_type: 'TRANSACTION.SUCCESS',
     summary: 'test',
-    resource: { original_type: 'transaction', ...encryptResource(JSON.stringify(paidTransaction(stack, outTradeNo)), keys.apiV3Key, 'transaction') },
+    resource: { original_type: 'transaction', ...encryptResource(JSON.stringify(paidTransaction(stack.direct, outTradeNo)), keys.apiV3Key, 'transaction') },
   });
   const timestamp = Math.floor(Date.now() / 1000);
   const nonce = randomBytes(16).toString('hex').toUpperCase();

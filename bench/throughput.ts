@@ -6,13 +6,14 @@
  * The two alternate in short chunks (a few operations per worker; who goes first alternates), so a burst of load
  * from another process hits both alike; the ratio is the median of the per-pair ratios.
  */
+import { paidTransaction } from '../test/support/notifications';
 import { randomBytes } from 'node:crypto';
 import { UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { Item } from '../shared/store/items';
 import { toAttributes } from '../shared/store/items';
 import { keys as recordKeys } from '../shared/store/keys';
-import { httpEvent, lambdaContext, paidTransaction, paymentNotification, seedOrders, type BenchStack } from './stack';
+import { httpEvent, lambdaContext, paymentNotification, seedOrders, type BenchStack } from './stack';
 import { fmt, markdownTable, median, percentile, progress, silenced, type Check, type SectionReport } from './stats';
 
 export const THROUGHPUT_GOAL = 0.8;
@@ -49,7 +50,7 @@ async function phase<T>(inputs: T[], concurrency: number, tally: { us: number; o
 
 /** The raw baseline: the same conditional update applyTransition sends, written by hand, nothing returned. */
 export function rawUpdateForBench(stack: BenchStack, outTradeNo: string): UpdateItemCommand {
-  const tx = paidTransaction(stack, outTradeNo);
+  const tx = paidTransaction(stack.direct, outTradeNo);
   const eventId = `EV-${randomBytes(8).toString('hex')}`;
   const values: Item = {
     ':state': 'SUCCESS',

@@ -28,7 +28,7 @@ import {
   httpEvent,
   leaksIn,
   parse,
-  paymentFields,
+  v2PaymentFields,
   snapshot,
   startHarness,
   tableItems,
@@ -359,7 +359,7 @@ function v2Cases(route: V2Route, fields: Record<string, string>, required: strin
   const foreign =
     route.name === 'contract-order-payment'
       ? contractFields(h, { contract_code: fields.out_trade_no, plan_id: h.direct.planId, request_serial: '1' })
-      : paymentFields(h, { out_trade_no: fields.contract_code, trade_type: 'APP', total_fee: 888 });
+      : v2PaymentFields(h.direct, { out_trade_no: fields.contract_code, trade_type: 'APP', total_fee: 888 });
   add('authentic notification of the other v2 URL', v2Xml(foreign, key));
   const { return_code: _rc, ...noReturnCode } = fields;
   add('signed, without return_code', v2Xml(noReturnCode, key));

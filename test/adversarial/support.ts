@@ -29,7 +29,7 @@ import type { RunningSandbox } from '../../sandbox/index';
 import { localStack, type LocalStackContext } from '../support/env';
 import { startFlowStack, type FlowClock, type WechatCall } from '../support/flow';
 import type { ServedHandlers } from '../support/lambda-http';
-import { buildNotification, type BuiltNotification, type NotificationKeys } from '../support/notifications';
+import { buildNotification, paidTransaction, v2PaymentFields, type BuiltNotification, type NotificationKeys } from '../support/notifications';
 
 export type Json = Record<string, any>;
 export type Result = APIGatewayProxyStructuredResultV2;
@@ -357,46 +357,7 @@ export function presignBody(h: Pick<Harness, 'partner'>, options: { person?: (ty
   };
 }
 
-export function paidTransaction(h: Pick<Harness, 'direct'>, outTradeNo: string, totalFen = 100): Json {
-  return {
-    appid: h.direct.appid,
-    mchid: h.direct.mchid,
-    out_trade_no: outTradeNo,
-    transaction_id: `4200${randomBytes(10).toString('hex')}`,
-    trade_type: 'MWEB',
-    trade_state: 'SUCCESS',
-    trade_state_desc: '支付成功',
-    bank_type: 'OTHERS',
-    success_time: '2026-11-23T10:34:56+08:00',
-    payer: { openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o' },
-    amount: { total: totalFen, payer_total: totalFen, currency: 'CNY', payer_currency: 'CNY' },
-  };
-}
-
-export { v2Sign, v2Xml, v2XmlRaw } from '../support/notifications';
-
-export function paymentFields(h: Pick<Harness, 'direct'>, order: Json, overrides: Record<string, string> = {}): Record<string, string> {
-  return {
-    return_code: 'SUCCESS',
-    return_msg: 'OK',
-    appid: h.direct.appid,
-    mch_id: h.direct.mchid,
-    nonce_str: randomBytes(8).toString('hex'),
-    result_code: 'SUCCESS',
-    openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o',
-    is_subscribe: 'N',
-    trade_type: String(order.trade_type),
-    bank_type: 'CMC',
-    total_fee: String(order.total_fee),
-    fee_type: 'CNY',
-    cash_fee: String(order.total_fee),
-    transaction_id: `4200${randomBytes(12).toString('hex')}`,
-    out_trade_no: String(order.out_trade_no),
-    attach: '深圳分店',
-    time_end: '20260101101010',
-    ...overrides,
-  };
-}
+export { paidTransaction, v2PaymentFields, v2Sign, v2Xml, v2XmlRaw } from '../support/notifications';
 
 export function contractFields(h: Pick<Harness, 'direct'>, order: Json, change: 'ADD' | 'DELETE' = 'ADD', overrides: Record<string, string> = {}): Record<string, string> {
   return {
@@ -471,7 +432,7 @@ export const V3_ROUTES: V3Route[] = [
       await created(createH5Handler as Handler, body);
       const key = storeKeys.h5Order(body.out_trade_no);
       return {
-        resource: paidTransaction(h, body.out_trade_no),
+        resource: paidTransaction(h.direct, body.out_trade_no),
         watch: [body.out_trade_no],
         transitions: { [key.pk]: 1 },
         state: stateOf(h, key),
@@ -580,7 +541,7 @@ export const V2_ROUTES: V2Route[] = [
       await created(createContractOrderHandler as Handler, body);
       const key = storeKeys.contractOrder(body.out_trade_no);
       return {
-        fields: paymentFields(h, body),
+        fields: v2PaymentFields(h.direct, body),
         required: ['out_trade_no', 'total_fee', 'mch_id', 'appid', 'result_code', 'transaction_id'],
         watch: [body.out_trade_no, body.contract_code],
         transitions: { [key.pk]: 1 },

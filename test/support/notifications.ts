@@ -76,3 +76,54 @@ export function v2XmlRaw(fields: Record<string, string>): string {
 export function v2Xml(fields: Record<string, string>, key: string, signType: 'MD5' | 'HMAC-SHA256' = 'MD5'): string {
   return v2XmlRaw({ ...fields, sign: v2Sign(fields, key, signType) });
 }
+
+/** The ids a WeChat event binds to our merchant. */
+export interface MerchantIds {
+  appid: string;
+  mchid: string;
+}
+
+/** WeChat's TRANSACTION.SUCCESS resource (protocol reference §4) for one of our H5 orders. */
+export function paidTransaction(merchant: MerchantIds, outTradeNo: string, total = 100) {
+  return {
+    appid: merchant.appid,
+    mchid: merchant.mchid,
+    out_trade_no: outTradeNo,
+    transaction_id: `4200${randomBytes(10).toString('hex')}`,
+    trade_type: 'MWEB',
+    trade_state: 'SUCCESS',
+    trade_state_desc: '支付成功',
+    bank_type: 'OTHERS',
+    success_time: '2026-11-23T10:34:56+08:00',
+    payer: { openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o' },
+    amount: { total, payer_total: total, currency: 'CNY', payer_currency: 'CNY' },
+  };
+}
+
+/** The fields of WeChat's APIv2 payment-result notification (§7.4.1) for one of our contract orders, unsigned. */
+export function v2PaymentFields(
+  merchant: MerchantIds,
+  order: Record<string, unknown>,
+  overrides: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    return_code: 'SUCCESS',
+    return_msg: 'OK',
+    appid: merchant.appid,
+    mch_id: merchant.mchid,
+    nonce_str: randomBytes(8).toString('hex'),
+    result_code: 'SUCCESS',
+    openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o',
+    is_subscribe: 'N',
+    trade_type: String(order.trade_type),
+    bank_type: 'CMC',
+    total_fee: String(order.total_fee),
+    fee_type: 'CNY',
+    cash_fee: String(order.total_fee),
+    transaction_id: `4200${randomBytes(12).toString('hex')}`,
+    out_trade_no: String(order.out_trade_no),
+    attach: '深圳分店',
+    time_end: '20260101101010',
+    ...overrides,
+  };
+}

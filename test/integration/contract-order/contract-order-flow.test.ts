@@ -13,7 +13,7 @@ import { keys } from '../../../shared/store/keys';
 import type { RunningSandbox } from '../../../sandbox/index';
 import { localStack, testDynamoDbClient } from '../../support/env';
 import { httpEvent, startFlowStack, type FlowStack } from '../../support/flow';
-import { v2Xml as signedV2Xml } from '../../support/notifications';
+import { v2PaymentFields, v2Xml as signedV2Xml } from '../../support/notifications';
 import type { ServedHandlers } from '../../support/lambda-http';
 
 type Result = APIGatewayProxyStructuredResultV2;
@@ -62,28 +62,6 @@ const v2Xml = (fields: Record<string, string>, key = direct.apiV2Key) => signedV
 
 const notifyPayment = async (xml: string) => (await paymentNotifyHandler(event(xml, { headers: { 'content-type': 'text/xml' } }))) as Result;
 const notifyContract = async (xml: string) => (await contractNotifyHandler(event(xml, { headers: { 'content-type': 'text/xml' } }))) as Result;
-
-function paymentFields(order: Json, overrides: Record<string, string> = {}): Record<string, string> {
-  return {
-    return_code: 'SUCCESS',
-    return_msg: 'OK',
-    appid: direct.appid,
-    mch_id: direct.mchid,
-    nonce_str: randomBytes(8).toString('hex'),
-    result_code: 'SUCCESS',
-    openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o',
-    is_subscribe: 'N',
-    trade_type: String(order.trade_type),
-    bank_type: 'CMC',
-    total_fee: String(order.total_fee),
-    fee_type: 'CNY',
-    cash_fee: String(order.total_fee),
-    transaction_id: `4200${randomBytes(12).toString('hex')}`,
-    out_trade_no: String(order.out_trade_no),
-    time_end: '20260101101010',
-    ...overrides,
-  };
-}
 
 function contractFields(order: Json, change: 'ADD' | 'DELETE', overrides: Record<string, string> = {}): Record<string, string> {
   return {
@@ -464,7 +442,7 @@ describe('notifications', () => {
 
   it('50 concurrent copies of one payment notification (plain and base64) → SUCCESS once, all acknowledged', async () => {
     const body = await created('JSAPI');
-    const xml = v2Xml(paymentFields(body));
+    const xml = v2Xml(v2PaymentFields(direct, body));
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
         paymentNotifyHandler(
@@ -481,9 +459,9 @@ describe('notifications', () => {
   it('a tampered or wrongly keyed notification → 401 FAIL, nothing changes', async () => {
     const body = await created();
     const before = await records(body.out_trade_no, body.contract_code);
-    const genuine = v2Xml(paymentFields(body));
+    const genuine = v2Xml(v2PaymentFields(direct, body));
     const tampered = genuine.replace('<total_fee><![CDATA[888]]></total_fee>', '<total_fee><![CDATA[1]]></total_fee>');
-    for (const xml of [tampered, v2Xml(paymentFields(body), 'x'.repeat(32))]) {
+    for (const xml of [tampered, v2Xml(v2PaymentFields(direct, body), 'x'.repeat(32))]) {
       const res = await notifyPayment(xml);
       expect(res.statusCode).toBe(401);
       expect(res.body).toContain('<return_code><![CDATA[FAIL]]></return_code>');
@@ -495,7 +473,7 @@ describe('notifications', () => {
 
   it('an XXE attempt is refused before parsing', async () => {
     const body = await created();
-    const xml = `<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]>${v2Xml(paymentFields(body)).replace('<attach>', '<attach>&x;')}`;
+    const xml = `<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]>${v2Xml(v2PaymentFields(direct, body)).replace('<attach>', '<attach>&x;')}`;
     const res = await notifyPayment(xml);
     expect(res.statusCode).toBe(400);
     expect(res.body).not.toContain('root:');
@@ -504,8 +482,8 @@ describe('notifications', () => {
   it('authentic but not ours: wrong amount, wrong mch_id, unknown order, unknown contract → flagged, acknowledged, nothing changes', async () => {
     const body = await created();
     const before = await records(body.out_trade_no, body.contract_code);
-    const wrongFee = paymentFields(body, { total_fee: '1', cash_fee: '1' });
-    const wrongMch = paymentFields(body, { mch_id: '1900009999' });
+    const wrongFee = v2PaymentFields(direct, body, { total_fee: '1', cash_fee: '1' });
+    const wrongMch = v2PaymentFields(direct, body, { mch_id: '1900009999' });
     expect((await notifyPayment(v2Xml(wrongFee))).body).toBe(SUCCESS_XML);
     expect((await notifyPayment(v2Xml(wrongMch))).body).toBe(SUCCESS_XML);
     expect((await notifyContract(v2Xml(contractFields(body, 'ADD', { plan_id: '424242' })))).body).toBe(SUCCESS_XML);
@@ -515,7 +493,7 @@ describe('notifications', () => {
     expect((await flagged(body.contract_code)).map((f) => f.reason)).toEqual(['differs in plan_id']);
 
     const stranger = { ...body, out_trade_no: `NOPE${randomBytes(6).toString('hex')}`, contract_code: `NOPE${randomBytes(6).toString('hex')}` };
-    expect((await notifyPayment(v2Xml(paymentFields(stranger)))).body).toBe(SUCCESS_XML);
+    expect((await notifyPayment(v2Xml(v2PaymentFields(direct, stranger)))).body).toBe(SUCCESS_XML);
     expect((await notifyContract(v2Xml(contractFields(stranger, 'ADD')))).body).toBe(SUCCESS_XML);
     expect((await flagged(stranger.out_trade_no)).map((f) => f.reason)).toEqual(['no such contract order']);
     expect((await flagged(stranger.contract_code)).map((f) => f.reason)).toEqual(['no such contract code']);
@@ -524,9 +502,9 @@ describe('notifications', () => {
 
   it('a second, different payment for a paid order keeps the first and is flagged', async () => {
     const body = await created();
-    const first = paymentFields(body);
+    const first = v2PaymentFields(direct, body);
     await notifyPayment(v2Xml(first));
-    const second = paymentFields(body);
+    const second = v2PaymentFields(direct, body);
     expect((await notifyPayment(v2Xml(second))).body).toBe(SUCCESS_XML);
     expect(parse(await get(body.out_trade_no)).payment.transaction_id).toBe(first.transaction_id);
     expect((await flagged(body.out_trade_no)).map((f) => f.event_id)).toEqual([second.transaction_id]);
@@ -599,7 +577,7 @@ describe('GET /contract-orders/{out_trade_no}', () => {
     flow.clock.offsetMs = 200_000;
     expect(parse(await get(body.out_trade_no)).payment.state).toBe('SUCCESS');
     expect(orderQueryCalls()).toHaveLength(1);
-    const late = paymentFields(body, { transaction_id });
+    const late = v2PaymentFields(direct, body, { transaction_id });
     expect((await notifyPayment(v2Xml(late))).body).toBe(SUCCESS_XML);
     expect(parse(await get(body.out_trade_no)).payment.bank_type).toBe('OTHERS');
     expect(await flagged(body.out_trade_no)).toEqual([]);

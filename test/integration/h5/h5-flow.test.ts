@@ -10,7 +10,7 @@ import type { Runtime } from '../../../shared/runtime/container';
 import type { RunningSandbox } from '../../../sandbox/index';
 import { localStack, testDynamoDbClient } from '../../support/env';
 import { httpEvent, startFlowStack, type FlowStack } from '../../support/flow';
-import { buildNotification, strangerKey, type NotificationKeys } from '../../support/notifications';
+import { buildNotification, paidTransaction, strangerKey, type NotificationKeys } from '../../support/notifications';
 
 type Result = APIGatewayProxyStructuredResultV2;
 
@@ -38,22 +38,6 @@ function orderBody(overrides: Record<string, unknown> = {}) {
     amount: { total: 100, currency: 'CNY' },
     scene_info: { payer_client_ip: '14.23.150.211', h5_info: { type: 'iOS' } },
     ...overrides,
-  };
-}
-
-function paidTransaction(outTradeNo: string, total = 100) {
-  return {
-    appid: direct.appid,
-    mchid: direct.mchid,
-    out_trade_no: outTradeNo,
-    transaction_id: `4200${randomBytes(10).toString('hex')}`,
-    trade_type: 'MWEB',
-    trade_state: 'SUCCESS',
-    trade_state_desc: '支付成功',
-    bank_type: 'OTHERS',
-    success_time: '2026-11-23T10:34:56+08:00',
-    payer: { openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o' },
-    amount: { total, payer_total: total, currency: 'CNY', payer_currency: 'CNY' },
   };
 }
 
@@ -193,7 +177,7 @@ describe('payment notification and GET /h5-orders/{out_trade_no}', () => {
   it('changes state once for 50 concurrent copies of one notification, all answered 204', async () => {
     const body = orderBody();
     await create(body);
-    const n = buildNotification(keys, { eventType: 'TRANSACTION.SUCCESS', resource: paidTransaction(body.out_trade_no) });
+    const n = buildNotification(keys, { eventType: 'TRANSACTION.SUCCESS', resource: paidTransaction(direct, body.out_trade_no) });
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => notify(n, i % 2 === 0)));
     expect(results.map((r) => r.statusCode)).toEqual(Array(50).fill(204));
     const item = await storedItem(body.out_trade_no);
@@ -205,15 +189,15 @@ describe('payment notification and GET /h5-orders/{out_trade_no}', () => {
     const body = orderBody();
     await create(body);
     const before = await storedItem(body.out_trade_no);
-    const genuine = buildNotification(keys, { eventType: 'TRANSACTION.SUCCESS', resource: paidTransaction(body.out_trade_no) });
+    const genuine = buildNotification(keys, { eventType: 'TRANSACTION.SUCCESS', resource: paidTransaction(direct, body.out_trade_no) });
     const flipped = genuine.body.replace('"summary":"test"', '"summary":"tesu"');
     const cases = {
       flippedByte: { body: flipped, headers: genuine.headers },
-      wrongKey: buildNotification({ ...keys, privateKeyPem: strangerKey() }, { eventType: 'TRANSACTION.SUCCESS', resource: paidTransaction(body.out_trade_no) }),
-      stale: buildNotification(keys, { eventType: 'TRANSACTION.SUCCESS', resource: paidTransaction(body.out_trade_no), timestamp: Math.floor(Date.now() / 1000) - 301 }),
+      wrongKey: buildNotification({ ...keys, privateKeyPem: strangerKey() }, { eventType: 'TRANSACTION.SUCCESS', resource: paidTransaction(direct, body.out_trade_no) }),
+      stale: buildNotification(keys, { eventType: 'TRANSACTION.SUCCESS', resource: paidTransaction(direct, body.out_trade_no), timestamp: Math.floor(Date.now() / 1000) - 301 }),
       probe: { body: genuine.body, headers: { ...genuine.headers, 'wechatpay-signature': `WECHATPAY/SIGNTEST/${genuine.headers['wechatpay-signature']}` } },
-      unknownSerial: buildNotification({ ...keys, serial: 'PUB_KEY_ID_0000000000000000000000000000' }, { eventType: 'TRANSACTION.SUCCESS', resource: paidTransaction(body.out_trade_no) }),
-      wrongApiV3Key: buildNotification({ ...keys, apiV3Key: 'x'.repeat(32) }, { eventType: 'TRANSACTION.SUCCESS', resource: paidTransaction(body.out_trade_no) }),
+      unknownSerial: buildNotification({ ...keys, serial: 'PUB_KEY_ID_0000000000000000000000000000' }, { eventType: 'TRANSACTION.SUCCESS', resource: paidTransaction(direct, body.out_trade_no) }),
+      wrongApiV3Key: buildNotification({ ...keys, apiV3Key: 'x'.repeat(32) }, { eventType: 'TRANSACTION.SUCCESS', resource: paidTransaction(direct, body.out_trade_no) }),
     };
     for (const [name, n] of Object.entries(cases)) {
       const res = await notify(n);
@@ -226,11 +210,11 @@ describe('payment notification and GET /h5-orders/{out_trade_no}', () => {
 
   it('stores and flags an authentic notification for an order we do not know, and one whose amount differs', async () => {
     const unknownNo = `U${randomBytes(8).toString('hex')}`;
-    const res = await notify(buildNotification(keys, { eventType: 'TRANSACTION.SUCCESS', resource: paidTransaction(unknownNo) }));
+    const res = await notify(buildNotification(keys, { eventType: 'TRANSACTION.SUCCESS', resource: paidTransaction(direct, unknownNo) }));
     expect(res.statusCode).toBe(204);
     const body = orderBody();
     await create(body);
-    const wrongAmount = await notify(buildNotification(keys, { eventType: 'TRANSACTION.SUCCESS', resource: paidTransaction(body.out_trade_no, 1) }));
+    const wrongAmount = await notify(buildNotification(keys, { eventType: 'TRANSACTION.SUCCESS', resource: paidTransaction(direct, body.out_trade_no, 1) }));
     expect(wrongAmount.statusCode).toBe(204);
     expect((await storedItem(body.out_trade_no))?.state).toBe('NOTPAY');
     const scan = await dynamo.send(new ScanCommand({ TableName: localStack().tableName }));
