@@ -111,28 +111,26 @@ export class ClaimStore {
    * Takes over a PENDING claim whose holder died. An update, not a put: whatever was written meanwhile (a
    * notification may already have moved the state) is kept; only the lease changes hands.
    */
-  private async takeOver(key: RecordKey, record: ClaimedRecord, leaseMs: number, now: number): Promise<string | undefined> {
-    const token = randomUUID();
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: toAttributes({ ...key }),
-          UpdateExpression: 'SET lease_token = :token, lease_until = :until',
-          ConditionExpression: 'claim_status = :pending AND lease_until = :seen',
-          ExpressionAttributeValues: toAttributes({ ':token': token, ':until': now + leaseMs, ':pending': 'PENDING', ':seen': record.lease_until ?? 0 }),
-        }),
-      );
-      return token;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return undefined;
-      throw error;
-    }
+  private takeOver(key: RecordKey, record: ClaimedRecord, leaseMs: number, now: number): Promise<string | undefined> {
+    return this.lease(key, now + leaseMs, 'claim_status = :pending AND lease_until = :seen', {
+      ':pending': 'PENDING',
+      ':seen': record.lease_until ?? 0,
+    });
   }
 
   /** Takes the lease on a DONE record to renew its result (e.g. an H5 link that expired). */
-  async renew(key: RecordKey, fingerprint: string, leaseMs: number): Promise<string | undefined> {
+  renew(key: RecordKey, fingerprint: string, leaseMs: number): Promise<string | undefined> {
     const now = this.now();
+    return this.lease(
+      key,
+      now + leaseMs,
+      'fingerprint = :fp AND claim_status = :done AND (attribute_not_exists(lease_until) OR lease_until < :now)',
+      { ':fp': fingerprint, ':done': 'DONE', ':now': now },
+    );
+  }
+
+  /** Hands the record's lease to a new token when `condition` holds; undefined when it does not. */
+  private async lease(key: RecordKey, until: number, condition: string, values: Item): Promise<string | undefined> {
     const token = randomUUID();
     try {
       await this.client.send(
@@ -140,15 +138,8 @@ export class ClaimStore {
           TableName: this.tableName,
           Key: toAttributes({ ...key }),
           UpdateExpression: 'SET lease_token = :token, lease_until = :until',
-          ConditionExpression:
-            'fingerprint = :fp AND claim_status = :done AND (attribute_not_exists(lease_until) OR lease_until < :now)',
-          ExpressionAttributeValues: toAttributes({
-            ':token': token,
-            ':until': now + leaseMs,
-            ':fp': fingerprint,
-            ':done': 'DONE',
-            ':now': now,
-          }),
+          ConditionExpression: condition,
+          ExpressionAttributeValues: toAttributes({ ...values, ':token': token, ':until': until }),
         }),
       );
       return token;
