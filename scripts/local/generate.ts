@@ -105,6 +105,11 @@ export async function generateJwtConfig(): Promise<LocalJwtConfig> {
   };
 }
 
+/** One fresh fingerprint key under a dated id (a later rotation puts a new id first and keeps this one). */
+export function newFingerprintKeys(): Record<string, string> {
+  return { [`fp-${new Date().toISOString().slice(0, 10).replaceAll('-', '')}`]: randomBytes(32).toString('base64url') };
+}
+
 /** Merchant secrets + the sandbox configuration that matches them (one unit: they share keys). */
 export async function generateMerchantsAndSandbox(): Promise<Pick<LocalConfig, 'secrets' | 'sandbox'>> {
   const [direct, partner, wechatpay] = await Promise.all([rsaKeyPair(), rsaKeyPair(), rsaKeyPair()]);
@@ -122,6 +127,7 @@ export async function generateMerchantsAndSandbox(): Promise<Pick<LocalConfig, '
       apiV3Key: d.apiV3Key,
       apiV2Key: d.apiV2Key,
       wechatpayPublicKeys,
+      fingerprintKeys: newFingerprintKeys(),
     },
     [SERVICE_PROVIDER_SECRET_ID]: {
       mchid: p.mchid,
@@ -130,6 +136,7 @@ export async function generateMerchantsAndSandbox(): Promise<Pick<LocalConfig, '
       merchantPrivateKey: partner.privateKeyPem,
       apiV3Key: p.apiV3Key,
       wechatpayPublicKeys,
+      fingerprintKeys: newFingerprintKeys(),
     },
   };
   const sandbox: LocalSandboxConfig = {
@@ -204,6 +211,7 @@ export async function ensureLocalConfig(dir = '.local'): Promise<EnsuredLocalCon
     await writePrivateJson(files.sandbox, sandbox);
     created.push(files.secrets, files.sandbox);
   } else {
+    if (addMissingFingerprintKeys(secretsRaw)) await writePrivateJson(files.secrets, secretsRaw);
     secrets = checkSecretsFile(secretsRaw, files.secrets);
     sandbox = sandboxRaw as LocalSandboxConfig;
     checkPair(secrets, sandbox, files);
@@ -243,6 +251,20 @@ async function writePrivateJson(path: string, value: unknown): Promise<void> {
   await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
   await chmod(tmp, 0o600);
   await rename(tmp, path);
+}
+
+/** Secrets written before fingerprint keys existed get one; nothing else in them changes. */
+function addMissingFingerprintKeys(raw: unknown): boolean {
+  if (!isObject(raw)) return false;
+  let added = false;
+  for (const secret of Object.values(raw)) {
+    if (isObject(secret) && secret['fingerprintKeys'] === undefined) {
+      delete secret['fingerprintKey'];
+      secret['fingerprintKeys'] = newFingerprintKeys();
+      added = true;
+    }
+  }
+  return added;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

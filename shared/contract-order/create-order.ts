@@ -5,8 +5,8 @@ import { validate } from '../http/validation';
 import type { MerchantContext } from '../merchant/context';
 import type { Runtime } from '../runtime/container';
 import { logger } from '../runtime/logger';
-import { ClaimLostError } from '../store/claims';
-import { claimedCall } from '../store/claimed-call';
+import { ClaimLostError, type Fingerprint } from '../store/claims';
+import { claimedCall, type CallResult } from '../store/claimed-call';
 import type { Item } from '../store/items';
 import { keys, type RecordKey } from '../store/keys';
 import type { WechatPayV2Client } from '../wechatpay';
@@ -18,11 +18,16 @@ import {
   PREPAY_TTL_MS,
   toAnswer,
   type ContractCodeRecord,
+  type ContractState,
+  type PaymentState,
   type ContractOrderAnswer,
   type ContractOrderRecord,
 } from './record';
 import { createContractOrderSchema, type CreateContractOrderInput } from './schema';
 import { canonicalParams, CONTRACT_ORDER_PATH, contractOrderParams, type ContractOrderParams } from './wechat-request';
+
+/** The states a call of ours decides the order's state from; a notification's SUCCESS or PAYERROR is never undone. */
+const CALL_FROM: readonly PaymentState[] = ['CREATING', 'UNCERTAIN'];
 
 /** Orders are kept long enough for any refund or dispute window, then expire by TTL. Contract codes never expire. */
 const RETENTION_SECONDS = 400 * 24 * 3600;
@@ -91,7 +96,7 @@ interface Attempt {
   client: WechatPayV2Client;
   apiV2Key: string;
   params: ContractOrderParams;
-  fingerprint: string;
+  fingerprint: Fingerprint;
 }
 
 /** Turns the stored record into the answer, or into the error the same request always gets. */
@@ -117,7 +122,7 @@ function settle(rt: Runtime, record: ContractOrderRecord, replayed: boolean): Co
 }
 
 /** Runs under the order's lease: reserve the contract code, make the one call, store what it consumed. */
-async function callWechat(a: Attempt, existing: ContractOrderRecord | undefined): Promise<Item> {
+async function callWechat(a: Attempt, existing: ContractOrderRecord | undefined): Promise<CallResult> {
   const { rt, input } = a;
   const codeKey = keys.contractCode(input.contract_code);
   const reservation = await reserveCode(a, codeKey);
@@ -150,9 +155,10 @@ async function callWechat(a: Attempt, existing: ContractOrderRecord | undefined)
   switch (outcome.kind) {
     case 'ok': {
       const now = rt.now();
-      await completeCode(a, codeKey, reservation.token, { state: 'PENDING' });
+      await completeCode(a, codeKey, reservation.token, 'PENDING');
       return {
-        state: existing && existing.state !== 'UNCERTAIN' && existing.state !== 'CREATING' ? existing.state : 'NOTPAY',
+        advance: { to: 'NOTPAY', from: CALL_FROM },
+        fields: {
         prepay_id: outcome.prepayId,
         prepay_expires_at: Math.min(now + PREPAY_TTL_MS, timeExpireMs(input.time_expire) ?? Number.POSITIVE_INFINITY),
         code_url: outcome.codeUrl,
@@ -166,25 +172,26 @@ async function callWechat(a: Attempt, existing: ContractOrderRecord | undefined)
           apiV2Key: a.apiV2Key,
           now,
         }),
+        },
       };
     }
     case 'unknown':
-      await completeCode(a, codeKey, reservation.token, { state: 'UNCERTAIN' });
-      return { state: 'UNCERTAIN', last_unknown_reason: outcome.reason };
+      await completeCode(a, codeKey, reservation.token, 'UNCERTAIN');
+      return { advance: { to: 'UNCERTAIN', from: CALL_FROM }, fields: { last_unknown_reason: outcome.reason } };
     case 'not_accepted':
-      if (earlierUnknown) await completeCode(a, codeKey, reservation.token, { state: 'UNCERTAIN' });
+      if (earlierUnknown) await completeCode(a, codeKey, reservation.token, 'UNCERTAIN');
       else await rt.claims.release(codeKey, reservation.token);
       // Nothing changed at WeChat by this call: the order claim is given back (or, after an unknown, kept as it was).
       throw outcome.error;
     case 'refused': {
       const codeUsed = outcome.consumes.code || earlierUnknown;
       const orderUsed = outcome.consumes.order || earlierUnknown;
-      if (codeUsed) await completeCode(a, codeKey, reservation.token, { state: 'REJECTED', refusal: outcome.refusal });
+      if (codeUsed) await completeCode(a, codeKey, reservation.token, 'REJECTED', { refusal: outcome.refusal });
       else await rt.claims.release(codeKey, reservation.token);
       // The order record keeps the refusal only if the out_trade_no is used up; otherwise the key is given back so
       // a corrected request (e.g. with a new contract_code) may use the same out_trade_no.
       if (!orderUsed) throw refusalError(outcome.refusal);
-      return { state: 'REJECTED', refusal: outcome.refusal };
+      return { advance: { to: 'REJECTED', from: CALL_FROM }, fields: { refusal: outcome.refusal } };
     }
   }
 }
@@ -215,7 +222,7 @@ async function reserveCode(a: Attempt, codeKey: RecordKey): Promise<{ token: str
       const record = outcome.record;
       if (record.state === 'REJECTED') throw refusalError(record.refusal ?? {});
       if (record.state !== 'UNCERTAIN') throw codeUsed(input.contract_code);
-      const token = await rt.claims.renew(codeKey, a.fingerprint, LEASE_MS);
+      const token = await rt.claims.renew(codeKey, record.fingerprint, LEASE_MS);
       if (!token) throw busy();
       return { token, earlierUnknown: true };
     }
@@ -225,9 +232,12 @@ async function reserveCode(a: Attempt, codeKey: RecordKey): Promise<{ token: str
 const codeUsed = (contractCode: string) =>
   conflict('CONTRACT_CODE_USED', `contract_code ${contractCode} was already used; contract codes are single-use, send a new one`);
 
-async function completeCode(a: Attempt, codeKey: RecordKey, token: string, result: Item): Promise<void> {
+/** The states the call itself decides from: a contract a notification already signed or ended stays so. */
+const CODE_CALL_FROM: readonly ContractState[] = ['RESERVED', 'UNCERTAIN'];
+
+async function completeCode(a: Attempt, codeKey: RecordKey, token: string, to: ContractState, fields: Item = {}): Promise<void> {
   try {
-    await a.rt.claims.complete(codeKey, token, { ...result, out_trade_no: a.input.out_trade_no });
+    await a.rt.claims.complete(codeKey, token, { ...fields, out_trade_no: a.input.out_trade_no }, { to, from: CODE_CALL_FROM });
   } catch (error) {
     // The code's lease ran out while WeChat answered. The record still carries this request's fingerprint, so no
     // other request can take the code; the order's answer matters more than this bookkeeping.

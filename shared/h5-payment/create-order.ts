@@ -48,10 +48,15 @@ export async function createH5Order(rt: Runtime, body: unknown): Promise<CreateH
     onConflict: () =>
       conflict('OUT_TRADE_NO_USED', `out_trade_no ${input.out_trade_no} was already used for a different order`),
     onBusy: () => new ServiceError(409, 'REQUEST_IN_PROGRESS', 'the same order is being created; retry shortly', { retryAfterSeconds: 1 }),
-    call: async (existing) => {
+    call: async () => {
+      // Counted from before the call: WeChat's link cannot be younger than that, so ours never outlives it.
+      const started = rt.now();
       const h5Url = await requestH5Url(merchant.v3, bytes);
-      const state = existing && existing.state !== 'CREATING' ? existing.state : 'NOTPAY';
-      return { h5_url: h5Url, h5_url_expires_at: rt.now() + H5_URL_TTL_MS, state };
+      return {
+        fields: { h5_url: h5Url, h5_url_expires_at: started + H5_URL_TTL_MS },
+        // A renewal leaves an order that moved on (paid while we asked) where it is; toView then shows no link.
+        advance: { to: 'NOTPAY', from: ['CREATING', 'NOTPAY'] },
+      };
     },
   });
   return { order: toView(record, rt.now()), replayed };

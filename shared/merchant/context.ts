@@ -1,4 +1,4 @@
-import { createHmac, hkdfSync, type KeyObject } from 'node:crypto';
+import { createHmac, type KeyObject } from 'node:crypto';
 import {
   WechatPayV3Client,
   buildVerifierKeys,
@@ -6,6 +6,7 @@ import {
   publicKeyFrom,
 } from '../wechatpay';
 import type { MerchantSecret } from '../secrets/types';
+import type { Fingerprint } from '../store/claims';
 import { recordWechatAttempt } from '../runtime/metrics';
 
 /** Which merchant identity a flow acts as: the direct merchant (H5, contract orders) or the service provider. */
@@ -24,8 +25,8 @@ export interface MerchantContext {
   readonly apiV2Key?: string;
   /** The WeChat Pay public key that encrypts sensitive fields, and the id sent as `Wechatpay-Serial`. */
   readonly encryptionKey: { id: string; publicKey: KeyObject };
-  /** Keyed fingerprint of request bytes: stable per merchant, useless to anyone without the key. */
-  fingerprint(data: string | Buffer): string;
+  /** Keyed fingerprint of request bytes: stable per merchant across key rotations, useless to anyone without the key. */
+  fingerprint(data: string | Buffer): Fingerprint;
 }
 
 export interface ClientSettings {
@@ -44,7 +45,28 @@ export function connection(settings: ClientSettings) {
   };
 }
 
-const FINGERPRINT_INFO = 'wechatpay-serverless/request-fingerprint/v1';
+/**
+ * `<key id>:<HMAC-SHA256, base64url>`. The key id travels with the stored value, so a record made under a key
+ * that was rotated out of first place still recognises its own request while that key is kept in the secret.
+ */
+export function fingerprinter(keys: Readonly<Record<string, string>>): (data: string | Buffer) => Fingerprint {
+  const entries = Object.entries(keys);
+  if (entries.length === 0) throw new Error('no fingerprint key');
+  const hmac = (key: string, data: string | Buffer) => createHmac('sha256', key).update(data).digest('base64url');
+  const [currentId, currentKey] = entries[0]!;
+  return (data) => {
+    const value = `${currentId}:${hmac(currentKey, data)}`;
+    return {
+      value,
+      matches(stored) {
+        if (stored === undefined || stored === value) return stored === value;
+        const separator = stored.indexOf(':');
+        const key = separator > 0 ? keys[stored.slice(0, separator)] : undefined;
+        return key !== undefined && stored === `${stored.slice(0, separator)}:${hmac(key, data)}`;
+      },
+    };
+  };
+}
 
 export function buildMerchantContext(role: MerchantRole, secret: MerchantSecret, settings: ClientSettings): MerchantContext {
   const verifierKeys = buildVerifierKeys({ ...secret.wechatpayPublicKeys });
@@ -54,9 +76,7 @@ export function buildMerchantContext(role: MerchantRole, secret: MerchantSecret,
   if (!encryptionId) throw new Error(`merchant ${secret.mchid} has no WeChat Pay public key`);
   const encryptionKey = { id: encryptionId, publicKey: publicKeyFrom(secret.wechatpayPublicKeys[encryptionId]!) };
   const privateKey = privateKeyFrom(secret.merchantPrivateKey);
-  const fingerprintKey = secret.fingerprintKey
-    ? Buffer.from(secret.fingerprintKey, 'utf8')
-    : Buffer.from(hkdfSync('sha256', secret.apiV3Key, secret.mchid, FINGERPRINT_INFO, 32));
+  const fingerprint = fingerprinter(secret.fingerprintKeys);
 
   const v3 = new WechatPayV3Client({
     ...connection(settings),
@@ -77,6 +97,6 @@ export function buildMerchantContext(role: MerchantRole, secret: MerchantSecret,
     apiV3Key: secret.apiV3Key,
     ...(secret.apiV2Key ? { apiV2Key: secret.apiV2Key } : {}),
     encryptionKey,
-    fingerprint: (data) => createHmac('sha256', fingerprintKey).update(data).digest('base64url'),
+    fingerprint,
   };
 }

@@ -5,7 +5,7 @@ import type { MerchantContext } from '../merchant/context';
 import { isTransient, toServiceError } from '../merchant/failures';
 import type { Runtime } from '../runtime/container';
 import { logger } from '../runtime/logger';
-import { claimedCall } from '../store/claimed-call';
+import { claimedCall, type CallResult } from '../store/claimed-call';
 import { fromAttributes, toAttributes, type Item } from '../store/items';
 import { keys } from '../store/keys';
 import { MalformedResponseError, WechatPayApiError } from '../wechatpay';
@@ -14,6 +14,7 @@ import {
   refusalError,
   toAnswer,
   type PresignAnswer,
+  type ContractState,
   type Refusal,
   type RepaymentContractRecord,
   type RepaymentRecord,
@@ -130,7 +131,7 @@ async function callWechat(
   merchant: MerchantContext,
   n: NormalizedPresign,
   existing: RepaymentContractRecord | undefined,
-): Promise<Item> {
+): Promise<CallResult> {
   const code = n.out_contract_code;
   // `existing` is set when an earlier attempt of this very request may have reached WeChat (its answer was lost,
   // or its worker died holding the lease): from then on nothing is given back.
@@ -155,7 +156,7 @@ async function callWechat(
   } catch (error) {
     if (isTransient(error) || error instanceof MalformedResponseError) {
       logger.warn('presign answer lost', { out_contract_code: code, error: codeOf(error) });
-      return { state: 'UNCERTAIN', last_error: codeOf(error) };
+      return uncertain(codeOf(error));
     }
     if (error instanceof WechatPayApiError && error.status !== 401) {
       logger.info('presign refused', { out_contract_code: code, status: error.status, code: error.code });
@@ -167,27 +168,33 @@ async function callWechat(
     }
     if (error instanceof WechatPayApiError && earlierAttempt) {
       logger.warn('presign answer lost', { out_contract_code: code, error: error.code });
-      return { state: 'UNCERTAIN', last_error: error.code };
+      return uncertain(error.code);
     }
     // Our signature refused (credentials) or a bug: nothing was consumed, the key goes back.
     throw error instanceof WechatPayApiError ? toServiceError(error) : error;
   }
   if (typeof redirectUrl !== 'string' || redirectUrl === '') {
     logger.warn('presign answer lost', { out_contract_code: code, error: 'NO_REDIRECT_URL' });
-    return { state: 'UNCERTAIN', last_error: 'NO_REDIRECT_URL' };
+    return uncertain('NO_REDIRECT_URL');
   }
   logger.info('presigned', { out_contract_code: code });
   return {
-    // A notification may (in theory) have moved the record on meanwhile; never move it back.
-    state: existing && existing.state !== 'PRESIGNING' && existing.state !== 'UNCERTAIN' ? existing.state : 'PRESIGNED',
-    redirect_url: redirectUrl,
-    presigned_at: started,
-    // Counted from before the call: WeChat's token cannot be younger than that, so ours never outlives it.
-    redirect_url_expires_at: started + PRESIGN_TOKEN_TTL_MS,
+    // A notification may have moved the record on meanwhile (signed with a lost answer's token): never move it back.
+    advance: { to: 'PRESIGNED', from: CALL_FROM },
+    fields: {
+      redirect_url: redirectUrl,
+      presigned_at: started,
+      // Counted from before the call: WeChat's token cannot be younger than that, so ours never outlives it.
+      redirect_url_expires_at: started + PRESIGN_TOKEN_TTL_MS,
+    },
   };
 }
 
-const rejected = (refusal: Refusal): Item => ({ state: 'REJECTED', refusal });
+/** The states a presign call decides from; anything a notification reported stays. */
+const CALL_FROM: readonly ContractState[] = ['PRESIGNING', 'UNCERTAIN'];
+
+const rejected = (refusal: Refusal): CallResult => ({ advance: { to: 'REJECTED', from: CALL_FROM }, fields: { refusal } });
+const uncertain = (lastError: string): CallResult => ({ advance: { to: 'UNCERTAIN', from: CALL_FROM }, fields: { last_error: lastError } });
 
 function wechatRefusal(error: WechatPayApiError): Refusal {
   const detail = typeof error.detail === 'object' && error.detail !== null ? (error.detail as Record<string, unknown>) : {};

@@ -1,3 +1,4 @@
+import type { Fingerprint } from '../store/claims';
 import type { MerchantContext } from '../merchant/context';
 import { encryptSensitive } from '../wechatpay';
 import { maskName } from './identity';
@@ -70,7 +71,7 @@ export function normalizePresign(
  * we send: RSA-OAEP is randomised, so the same request encrypts differently every time. Being keyed, it reveals
  * nothing about the name or ID number to whoever reads the table.
  */
-export function presignFingerprint(normalized: NormalizedPresign, merchant: Pick<MerchantContext, 'fingerprint'>): string {
+export function presignFingerprint(normalized: NormalizedPresign, merchant: Pick<MerchantContext, 'fingerprint'>): Fingerprint {
   return merchant.fingerprint(`repayment-contract/presign/v1\n${JSON.stringify(normalized)}`);
 }
 

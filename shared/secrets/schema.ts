@@ -57,7 +57,15 @@ export const merchantSecretSchema = v.object(
       v.check((keys) => !Array.isArray(keys), 'must be an object mapping PUB_KEY_ID_… / certificate serial to a PEM'),
       v.minEntries(1, 'must hold at least one WeChat Pay public key or certificate'),
     ),
-    fingerprintKey: v.optional(text('the fingerprint HMAC key')),
+    fingerprintKeys: v.pipe(
+      v.record(
+        v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,32}$/, 'fingerprint key ids must be 1-32 characters of A-Z a-z 0-9 _ -')),
+        v.pipe(v.string('must be a string'), v.minBytes(32, 'must be at least 32 bytes')),
+        'must be an object mapping a key id to an HMAC key of at least 32 bytes',
+      ),
+      v.check((keys) => !Array.isArray(keys), 'must be an object mapping a key id to an HMAC key of at least 32 bytes'),
+      v.minEntries(1, 'must hold at least one fingerprint key (the first one fingerprints new requests)'),
+    ),
   },
   'must be a JSON object',
 );
@@ -72,7 +80,7 @@ export function redact(secret: MerchantSecret): Record<string, unknown> {
     apiV3Key: '[redacted]',
     ...(secret.apiV2Key === undefined ? {} : { apiV2Key: '[redacted]' }),
     wechatpayPublicKeys: Object.keys(secret.wechatpayPublicKeys),
-    ...(secret.fingerprintKey === undefined ? {} : { fingerprintKey: '[redacted]' }),
+    fingerprintKeys: Object.keys(secret.fingerprintKeys),
   };
 }
 
@@ -101,7 +109,7 @@ export function validateMerchantSecret(value: unknown, secretId: string): Mercha
     apiV3Key: out.apiV3Key,
     ...(out.apiV2Key === undefined ? {} : { apiV2Key: out.apiV2Key }),
     wechatpayPublicKeys: Object.freeze({ ...out.wechatpayPublicKeys }),
-    ...(out.fingerprintKey === undefined ? {} : { fingerprintKey: out.fingerprintKey }),
+    fingerprintKeys: Object.freeze({ ...out.fingerprintKeys }),
   };
   Object.defineProperties(secret, {
     toJSON: { value: () => redact(secret), enumerable: false },

@@ -20,8 +20,12 @@ export interface MerchantSecret {
    * certificate. Never empty. The first `PUB_KEY_ID_…` entry (else the first entry) encrypts sensitive fields.
    */
   readonly wechatpayPublicKeys: Readonly<Record<string, string>>;
-  /** HMAC key for request fingerprints; when absent, derived from apiV3Key by HKDF (not here). */
-  readonly fingerprintKey?: string;
+  /**
+   * HMAC keys for request fingerprints, by key id; the first one fingerprints new requests, the others only
+   * verify records made before a rotation. Independent of every WeChat key, so rotating the APIv3 key never
+   * makes a stored request stop recognising its own retry.
+   */
+  readonly fingerprintKeys: Readonly<Record<string, string>>;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Item } from './items';
 import type { RecordKey } from './keys';
-import { ClaimLostError, type ClaimStore, type ClaimedRecord } from './claims';
+import { ClaimLostError, type ClaimStore, type ClaimedRecord, type Fingerprint, type StateAdvance } from './claims';
 
 /**
  * The idempotent outbound call every product makes: claim the business key with a fingerprint of the request,
@@ -9,11 +9,11 @@ import { ClaimLostError, type ClaimStore, type ClaimedRecord } from './claims';
 export interface ClaimedCallOptions<T extends ClaimedRecord> {
   claims: ClaimStore;
   key: RecordKey;
-  fingerprint: string;
+  fingerprint: Fingerprint | string;
   /** Written with the claim: what identifies the record before WeChat has answered. */
   initial: Item;
-  /** Calls WeChat; resolves to the attributes to store, throws to give the key back. */
-  call: (record: T | undefined) => Promise<Item>;
+  /** Calls WeChat; resolves to what the call produced, throws to give the key back. */
+  call: (record: T | undefined) => Promise<CallResult>;
   /** For the same request served before: answer from the record, or renew it with a fresh call. */
   onRepeat: (record: T) => 'replay' | 'renew';
   /** The key is held by a different request. */
@@ -22,6 +22,15 @@ export interface ClaimedCallOptions<T extends ClaimedRecord> {
   /** How long a duplicate waits for the worker that holds the lease before asking its caller to retry. */
   waitMs?: number;
   onBusy: () => Error;
+}
+
+/**
+ * What one outbound call produced: its own fields, and the state it moves the record to. The state moves only
+ * from the states named (see `ClaimStore.complete`): a record a notification moved on meanwhile keeps its state.
+ */
+export interface CallResult {
+  fields: Item;
+  advance: StateAdvance;
 }
 
 export interface ClaimedCallResult<T> {
@@ -49,7 +58,7 @@ export async function claimedCall<T extends ClaimedRecord>(options: ClaimedCallO
         continue;
       case 'done': {
         if (options.onRepeat(outcome.record) === 'replay') return { record: outcome.record, replayed: true };
-        const token = await claims.renew(key, fingerprint, leaseMs);
+        const token = await claims.renew(key, outcome.record.fingerprint, leaseMs);
         if (!token) {
           await claims.waitWhileLeased<T>(key, options.waitMs ?? DEFAULT_WAIT_MS);
           continue;
@@ -62,7 +71,7 @@ export async function claimedCall<T extends ClaimedRecord>(options: ClaimedCallO
 }
 
 async function callUnderLease<T extends ClaimedRecord>(options: ClaimedCallOptions<T>, token: string, previous: T | undefined): Promise<T> {
-  let result: Item;
+  let result: CallResult;
   try {
     result = await options.call(previous);
   } catch (error) {
@@ -70,7 +79,7 @@ async function callUnderLease<T extends ClaimedRecord>(options: ClaimedCallOptio
     throw error;
   }
   try {
-    return await options.claims.complete<T>(options.key, token, result);
+    return await options.claims.complete<T>(options.key, token, result.fields, result.advance);
   } catch (error) {
     // Our lease ran out while WeChat answered and someone else took over: their stored answer wins.
     if (error instanceof ClaimLostError) {

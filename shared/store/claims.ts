@@ -20,6 +20,29 @@ import type { RecordKey } from './keys';
  */
 export type ClaimStatus = 'PENDING' | 'DONE';
 
+/**
+ * A request's keyed fingerprint: `value` is stored with a claim; `matches` tells whether a stored value was made
+ * from the same request (under the current or an older key).
+ */
+export interface Fingerprint {
+  readonly value: string;
+  matches(stored: string | undefined): boolean;
+}
+
+/** A fingerprint that matches only itself (tests, and requests with no keyed fingerprint). */
+export function exactFingerprint(value: string): Fingerprint {
+  return { value, matches: (stored) => stored === value };
+}
+
+/** The record attribute every product keeps its state in. */
+const STATE = 'state';
+
+/** A state change an outbound call makes when it completes: to `to`, but only from one of `from`. */
+export interface StateAdvance {
+  to: string;
+  from: readonly string[];
+}
+
 export interface ClaimedRecord extends Item {
   pk: string;
   sk: string;
@@ -72,13 +95,19 @@ export class ClaimStore {
    * One round trip in the common case: the put either claims the key (new, or a PENDING claim whose lease ran
    * out) or fails and hands back the record that is there.
    */
-  async claim<T extends ClaimedRecord>(key: RecordKey, fingerprint: string, leaseMs: number, attributes: Item = {}): Promise<ClaimOutcome<T>> {
+  async claim<T extends ClaimedRecord>(
+    key: RecordKey,
+    requestFingerprint: Fingerprint | string,
+    leaseMs: number,
+    attributes: Item = {},
+  ): Promise<ClaimOutcome<T>> {
+    const fingerprint = typeof requestFingerprint === 'string' ? exactFingerprint(requestFingerprint) : requestFingerprint;
     const now = this.now();
     const token = randomUUID();
     const item: ClaimedRecord = {
       ...attributes,
       ...key,
-      fingerprint,
+      fingerprint: fingerprint.value,
       claim_status: 'PENDING',
       lease_token: token,
       lease_until: now + leaseMs,
@@ -99,7 +128,7 @@ export class ClaimStore {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const record = fromAttributes<T>(error.Item) ?? (await this.get<T>(key));
       if (!record) return this.claim(key, fingerprint, leaseMs, attributes); // deleted in between: try again
-      if (record.fingerprint === fingerprint && record.claim_status === 'PENDING' && !isLeased(record, now)) {
+      if (fingerprint.matches(record.fingerprint) && record.claim_status === 'PENDING' && !isLeased(record, now)) {
         const token = await this.takeOver(key, record, leaseMs, now);
         return token ? { kind: 'claimed', token, record } : { kind: 'in_progress', record };
       }
@@ -118,14 +147,17 @@ export class ClaimStore {
     });
   }
 
-  /** Takes the lease on a DONE record to renew its result (e.g. an H5 link that expired). */
-  renew(key: RecordKey, fingerprint: string, leaseMs: number): Promise<string | undefined> {
+  /**
+   * Takes the lease on a DONE record to renew its result (e.g. an H5 link that expired). `storedFingerprint` is
+   * the record's own value, which the caller already matched to its request.
+   */
+  renew(key: RecordKey, storedFingerprint: string, leaseMs: number): Promise<string | undefined> {
     const now = this.now();
     return this.lease(
       key,
       now + leaseMs,
       'fingerprint = :fp AND claim_status = :done AND (attribute_not_exists(lease_until) OR lease_until < :now)',
-      { ':fp': fingerprint, ':done': 'DONE', ':now': now },
+      { ':fp': storedFingerprint, ':done': 'DONE', ':now': now },
     );
   }
 
@@ -149,24 +181,57 @@ export class ClaimStore {
     }
   }
 
-  /** Stores the result under the lease and marks the record DONE; fails if the lease was lost meanwhile. */
-  async complete<T extends ClaimedRecord>(key: RecordKey, token: string, result: Item): Promise<T> {
-    const set = setExpression({ ...result, claim_status: 'DONE', updated_at: this.now() });
+  /**
+   * Stores an outbound call's result under the lease and marks the record DONE; fails if the lease was lost.
+   *
+   * `fields` are the call's own output (a link, its expiry, a prepay id) and may never hold `state`: state moves
+   * only through `advance`, conditioned on the states it moves from. When a notification moved the record on
+   * while WeChat was answering (an order paid during a link renewal), the state stays where it is and only the
+   * fields are stored, so a record can never go backward (SUCCESS → NOTPAY).
+   */
+  async complete<T extends ClaimedRecord>(key: RecordKey, token: string, fields: Item, advance?: StateAdvance): Promise<T> {
+    if (STATE in fields) throw new TypeError('complete() never writes state directly; pass it as advance');
+    if (advance && advance.from.length === 0) throw new TypeError('an advance needs the states it moves from');
+    const done = { ...fields, claim_status: 'DONE', updated_at: this.now() };
+    if (advance) {
+      const names = { '#state': STATE };
+      const from = Object.fromEntries(advance.from.map((state, i) => [`:from${i}`, state]));
+      const moved = await this.completeWhere<T>(key, { ...done, [STATE]: advance.to }, {
+        condition: `lease_token = :token AND #state IN (${Object.keys(from).join(', ')})`,
+        names,
+        values: { ':token': token, ...from },
+      });
+      if (moved.kind === 'done') return moved.record;
+      if (moved.record?.lease_token !== token) throw new ClaimLostError(key);
+      // Still ours, but the state moved on meanwhile: keep it, store only the call's fields.
+    }
+    const stored = await this.completeWhere<T>(key, done, { condition: 'lease_token = :token', names: {}, values: { ':token': token } });
+    if (stored.kind === 'done') return stored.record;
+    throw new ClaimLostError(key);
+  }
+
+  private async completeWhere<T extends ClaimedRecord>(
+    key: RecordKey,
+    attributes: Item,
+    where: { condition: string; names: Record<string, string>; values: Item },
+  ): Promise<{ kind: 'done'; record: T } | { kind: 'refused'; record: T | undefined }> {
+    const set = setExpression(attributes);
     try {
       const out = await this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: toAttributes({ ...key }),
           UpdateExpression: `SET ${set.expression} REMOVE lease_token, lease_until`,
-          ConditionExpression: 'lease_token = :token',
-          ExpressionAttributeNames: set.names,
-          ExpressionAttributeValues: toAttributes({ ...set.values, ':token': token }),
+          ConditionExpression: where.condition,
+          ExpressionAttributeNames: { ...set.names, ...where.names },
+          ExpressionAttributeValues: toAttributes({ ...set.values, ...where.values }),
           ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return fromAttributes<T>(out.Attributes) as T;
+      return { kind: 'done', record: fromAttributes<T>(out.Attributes) as T };
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) throw new ClaimLostError(key);
+      if (error instanceof ConditionalCheckFailedException) return { kind: 'refused', record: fromAttributes<T>(error.Item) };
       throw error;
     }
   }
@@ -245,8 +310,8 @@ export class ClaimStore {
     }
   }
 
-  private classify<T extends ClaimedRecord>(record: T, fingerprint: string, now: number): ClaimOutcome<T> {
-    if (record.fingerprint !== fingerprint) return { kind: 'conflict', record };
+  private classify<T extends ClaimedRecord>(record: T, fingerprint: Fingerprint, now: number): ClaimOutcome<T> {
+    if (!fingerprint.matches(record.fingerprint)) return { kind: 'conflict', record };
     // A PENDING record whose lease just ran out is about to be taken over: the caller waits and claims again.
     if (isLeased(record, now) || record.claim_status === 'PENDING') return { kind: 'in_progress', record };
     return { kind: 'done', record };

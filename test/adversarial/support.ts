@@ -657,8 +657,7 @@ export function secretNeedles(stack: LocalStackContext, extra: [string, string][
     pemLines(secret.merchantPrivateKey).forEach((line, i) => needles.push([`${id} merchantPrivateKey line ${i + 1}`, line]));
     needles.push([`${id} apiV3Key`, secret.apiV3Key]);
     if (secret.apiV2Key) needles.push([`${id} apiV2Key`, secret.apiV2Key]);
-    const fingerprintKey = (secret as { fingerprintKey?: string }).fingerprintKey;
-    if (fingerprintKey) needles.push([`${id} fingerprintKey`, fingerprintKey]);
+    for (const [kid, key] of Object.entries(secret.fingerprintKeys)) needles.push([`${id} fingerprintKeys.${kid}`, key]);
   }
   pemLines(stack.jwt.privateKeyPem).forEach((line, i) => needles.push([`JWT private key line ${i + 1}`, line]));
   for (const person of PEOPLE) {

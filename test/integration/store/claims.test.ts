@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ClaimStore, type ClaimedRecord } from '../../../shared/store/claims';
+import { ClaimLostError, ClaimStore, type ClaimedRecord } from '../../../shared/store/claims';
 import { claimedCall } from '../../../shared/store/claimed-call';
 import { applyTransition } from '../../../shared/store/transitions';
 import { localStack, testDynamoDbClient } from '../../support/env';
@@ -55,11 +55,11 @@ describe('ClaimStore against DynamoDB Local', () => {
           claims: store,
           key: k,
           fingerprint: 'same',
-          initial: {},
+          initial: { state: 'CREATING' },
           call: async () => {
             calls += 1;
             await new Promise((r) => setTimeout(r, 200));
-            return { answer: 'from-wechat' };
+            return { fields: { answer: 'from-wechat' }, advance: { to: 'NOTPAY', from: ['CREATING'] } };
           },
           onRepeat: () => 'replay',
           onConflict: () => new Error('conflict'),
@@ -78,8 +78,68 @@ describe('ClaimStore against DynamoDB Local', () => {
     const base = { claims: store, key: k, fingerprint: 'fp', initial: {}, onRepeat: () => 'replay' as const, onConflict: () => new Error('conflict'), onBusy: () => new Error('busy') };
     await expect(claimedCall({ ...base, call: async () => { throw new Error('wechat down'); } })).rejects.toThrow('wechat down');
     expect(await store.get(k)).toBeUndefined();
-    const ok = await claimedCall<ClaimedRecord & { v?: number }>({ ...base, call: async () => ({ v: 1 }) });
+    const ok = await claimedCall<ClaimedRecord & { v?: number }>({ ...base, call: async () => ({ fields: { v: 1 }, advance: { to: 'NOTPAY', from: ['CREATING'] } }) });
     expect(ok.record.v).toBe(1);
+  });
+});
+
+describe('completing an outbound call (ClaimStore.complete)', () => {
+  it('never moves state backward: a notification that landed during the call keeps its state', async () => {
+    const store = new ClaimStore({ client, tableName });
+    const k = key();
+    const claim = await store.claim(k, 'fp', 30_000, { state: 'CREATING', amount_total: 100 });
+    if (claim.kind !== 'claimed') throw new Error('unreachable');
+    // WeChat's payment notification is applied while our call is still waiting for WeChat's answer.
+    const paid = await applyTransition(client, tableName, { key: k, to: 'SUCCESS', from: ['CREATING', 'NOTPAY'], eventId: 'EV-PAID' });
+    expect(paid.kind).toBe('applied');
+    const done = await store.complete<ClaimedRecord & { state: string; link?: string }>(k, claim.token, { link: 'L' }, { to: 'NOTPAY', from: ['CREATING', 'NOTPAY'] });
+    expect(done.state).toBe('SUCCESS');
+    expect(done.claim_status).toBe('DONE');
+    expect((await store.get<{ state: string }>(k))?.state).toBe('SUCCESS');
+  });
+
+  it('moves state when the record is still where the call found it', async () => {
+    const store = new ClaimStore({ client, tableName });
+    const k = key();
+    const claim = await store.claim(k, 'fp', 30_000, { state: 'CREATING' });
+    if (claim.kind !== 'claimed') throw new Error('unreachable');
+    const done = await store.complete<ClaimedRecord & { state: string }>(k, claim.token, {}, { to: 'NOTPAY', from: ['CREATING'] });
+    expect(done.state).toBe('NOTPAY');
+  });
+
+  it('refuses to write state outside an advance', async () => {
+    const store = new ClaimStore({ client, tableName });
+    const k = key();
+    const claim = await store.claim(k, 'fp', 30_000, { state: 'CREATING' });
+    if (claim.kind !== 'claimed') throw new Error('unreachable');
+    await expect(store.complete(k, claim.token, { state: 'NOTPAY' })).rejects.toThrow(TypeError);
+  });
+
+  it('a worker that lost its lease mid-call stores nothing: the new holder\'s answer stands', async () => {
+    let now = 1_000_000;
+    const store = new ClaimStore({ client, tableName, now: () => now });
+    const k = key();
+    const slow = await store.claim(k, 'fp', 1_000, { state: 'CREATING' });
+    if (slow.kind !== 'claimed') throw new Error('unreachable');
+    now += 5_000; // the slow worker's lease runs out while WeChat keeps it waiting
+    const fresh = await store.claim(k, 'fp', 30_000, { state: 'CREATING' });
+    expect(fresh.kind).toBe('claimed');
+    if (fresh.kind !== 'claimed') throw new Error('unreachable');
+    await store.complete(k, fresh.token, { link: 'new' }, { to: 'NOTPAY', from: ['CREATING'] });
+    await expect(store.complete(k, slow.token, { link: 'old' }, { to: 'NOTPAY', from: ['CREATING', 'NOTPAY'] })).rejects.toThrow(ClaimLostError);
+    await expect(store.complete(k, slow.token, { link: 'old' })).rejects.toThrow(ClaimLostError);
+    expect((await store.get<{ link: string }>(k))?.link).toBe('new');
+  });
+
+  it('only one of two workers that saw the same dead lease takes it over', async () => {
+    let now = 1_000_000;
+    const store = new ClaimStore({ client, tableName, now: () => now });
+    const k = key();
+    expect((await store.claim(k, 'fp', 1_000)).kind).toBe('claimed');
+    now += 5_000;
+    const both = await Promise.all(Array.from({ length: 8 }, () => store.claim(k, 'fp', 30_000)));
+    expect(both.filter((o) => o.kind === 'claimed')).toHaveLength(1);
+    expect(both.filter((o) => o.kind === 'in_progress')).toHaveLength(7);
   });
 });
 

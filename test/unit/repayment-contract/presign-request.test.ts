@@ -40,7 +40,9 @@ const wechatpay = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const merchantKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const pem = (key: { export(o: object): string | Buffer }, type: 'spki' | 'pkcs8') => key.export({ type, format: 'pem' }).toString();
 
-function merchant(fingerprintKey?: string): MerchantContext {
+const FINGERPRINT_KEYS = { 'fp-1': 'fingerprint-hmac-key-for-tests-000000' };
+
+function merchant(fingerprintKeys: Record<string, string> = FINGERPRINT_KEYS, apiV3Key = '0123456789abcdef0123456789abcdef'): MerchantContext {
   return buildMerchantContext(
     'partner',
     {
@@ -48,9 +50,9 @@ function merchant(fingerprintKey?: string): MerchantContext {
       appid: 'wx9999999999999999',
       merchantSerialNo: 'ABCDEF0123456789',
       merchantPrivateKey: pem(merchantKey.privateKey, 'pkcs8'),
-      apiV3Key: '0123456789abcdef0123456789abcdef',
+      apiV3Key,
       wechatpayPublicKeys: { PUB_KEY_ID_0000000000000024101100397200000006: pem(wechatpay.publicKey, 'spki') },
-      ...(fingerprintKey ? { fingerprintKey } : {}),
+      fingerprintKeys,
     },
     { baseUrls: ['http://127.0.0.1:9'], timeoutMs: 1000 },
   );
@@ -178,21 +180,21 @@ describe('request fingerprint', () => {
     const first = presignBody(normalized(), m).body;
     const second = presignBody(normalized(), m).body;
     expect(first).not.toBe(second);
-    expect(m.fingerprint(first)).not.toBe(m.fingerprint(second));
-    expect(presignFingerprint(normalized(), m)).toBe(presignFingerprint(normalized(), m));
+    expect(m.fingerprint(first).value).not.toBe(m.fingerprint(second).value);
+    expect(presignFingerprint(normalized(), m).value).toBe(presignFingerprint(normalized(), m).value);
   });
 
   it('treats equivalent requests as the same request', () => {
-    const fp = presignFingerprint(normalized(), m);
-    expect(presignFingerprint(normalized({ display_name: '***娜' }), m)).toBe(fp);
-    expect(presignFingerprint(normalized({ appid: 'wx9999999999999999' }), m)).toBe(fp);
+    const fp = presignFingerprint(normalized(), m).value;
+    expect(presignFingerprint(normalized({ display_name: '***娜' }), m).value).toBe(fp);
+    expect(presignFingerprint(normalized({ appid: 'wx9999999999999999' }), m).value).toBe(fp);
     const lower = { identity_type: 'REAL_IDENTITY_TYPE_ID_CARD', identity_id: ID_NUMBER.toLowerCase(), real_name: NAME };
-    expect(presignFingerprint(normalized({ real_identity: lower }), m)).toBe(fp);
-    expect(presignFingerprint(normalized({ jump_info: {} }), m)).toBe(presignFingerprint(normalized({ jump_info: undefined }), m));
+    expect(presignFingerprint(normalized({ real_identity: lower }), m).value).toBe(fp);
+    expect(presignFingerprint(normalized({ jump_info: {} }), m).value).toBe(presignFingerprint(normalized({ jump_info: undefined }), m).value);
   });
 
   it('changes with any field, the plain-text identity included', () => {
-    const fp = presignFingerprint(normalized(), m);
+    const fp = presignFingerprint(normalized(), m).value;
     const identity = body().real_identity;
     for (const over of [
       { real_identity: { ...identity, real_name: '欧阳娜' } },
@@ -202,14 +204,34 @@ describe('request fingerprint', () => {
       { trade_info: undefined },
       { jump_info: { jump_appid: 'wx3' } },
     ]) {
-      expect(presignFingerprint(normalized(over), m)).not.toBe(fp);
+      expect(presignFingerprint(normalized(over), m).value).not.toBe(fp);
     }
   });
 
   it('is a keyed HMAC: another merchant key gives another fingerprint, and it carries no plain text', () => {
-    const fp = presignFingerprint(normalized(), m);
-    expect(presignFingerprint(normalized({}, merchant('another fingerprint key')), merchant('another fingerprint key'))).not.toBe(fp);
-    expect(fp).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const fp = presignFingerprint(normalized(), m).value;
+    const other = merchant({ 'fp-1': 'another-fingerprint-key-0000000000000' });
+    expect(presignFingerprint(normalized({}, other), other).value).not.toBe(fp);
+    expect(presignFingerprint(normalized({}, other), other).matches(fp)).toBe(false);
+    expect(fp).toMatch(/^fp-1:[A-Za-z0-9_-]{43}$/);
     expect(fp).not.toContain(ID_NUMBER);
+  });
+
+  it('survives a rotation of the APIv3 key: the same request still matches its stored fingerprint', () => {
+    const stored = presignFingerprint(normalized(), m).value;
+    const rotated = merchant(FINGERPRINT_KEYS, 'fedcba9876543210fedcba9876543210');
+    expect(presignFingerprint(normalized({}, rotated), rotated).matches(stored)).toBe(true);
+  });
+
+  it('survives a rotation of the fingerprint key itself while the old key is kept', () => {
+    const stored = presignFingerprint(normalized(), m).value;
+    const rotated = merchant({ 'fp-2': 'the-next-fingerprint-key-00000000000', ...FINGERPRINT_KEYS });
+    const now = presignFingerprint(normalized({}, rotated), rotated);
+    expect(now.value).toMatch(/^fp-2:/);
+    expect(now.matches(stored)).toBe(true);
+    expect(presignFingerprint(normalized({ repayment_day: 6 }, rotated), rotated).matches(stored)).toBe(false);
+    // Dropping the old key makes its records unrecognisable rather than wrongly matched.
+    const dropped = merchant({ 'fp-2': 'the-next-fingerprint-key-00000000000' });
+    expect(presignFingerprint(normalized({}, dropped), dropped).matches(stored)).toBe(false);
   });
 });

@@ -25,7 +25,7 @@ export function validSecret(overrides: Record<string, unknown> = {}): Record<str
       PUB_KEY_ID_0114232134912410000000000000: WECHATPAY_PUBLIC_KEY,
       '5157F09EFDC096DE15EBE81A47057A7232F1B8E1': WECHATPAY_CERTIFICATE,
     },
-    fingerprintKey: FINGERPRINT_KEY,
+    fingerprintKeys: { 'fp-1': FINGERPRINT_KEY },
     ...overrides,
   };
 }

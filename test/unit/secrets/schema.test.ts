@@ -28,11 +28,18 @@ describe('validateMerchantSecret', () => {
     ]);
   });
 
-  it('accepts a secret without the optional apiV2Key and fingerprintKey', () => {
-    const { apiV2Key: _a, fingerprintKey: _f, ...rest } = validSecret();
+  it('accepts a secret without the optional apiV2Key', () => {
+    const { apiV2Key: _a, ...rest } = validSecret();
     const secret = validateMerchantSecret(rest, 'wechatpay/service-provider');
     expect(secret.apiV2Key).toBeUndefined();
-    expect('fingerprintKey' in secret).toBe(false);
+  });
+
+  it('requires fingerprint keys of at least 32 bytes: idempotency must not hang on a WeChat key', () => {
+    const { fingerprintKeys: _f, ...rest } = validSecret();
+    expect(() => validateMerchantSecret(rest, 'id')).toThrow(/"fingerprintKeys" is missing/);
+    expect(() => validateMerchantSecret(validSecret({ fingerprintKeys: {} }), 'id')).toThrow(/fingerprintKeys/);
+    expect(() => validateMerchantSecret(validSecret({ fingerprintKeys: { k: 'short' } }), 'id')).toThrow(/at least 32 bytes/);
+    expect(() => validateMerchantSecret(validSecret({ fingerprintKeys: { 'bad:id': 'x'.repeat(32) } }), 'id')).toThrow(/key ids/);
   });
 
   it('returns a frozen object that logs and serializes redacted', () => {
@@ -145,7 +152,7 @@ describe('redact', () => {
       apiV3Key: '[redacted]',
       apiV2Key: '[redacted]',
       wechatpayPublicKeys: ['PUB_KEY_ID_0114232134912410000000000000', '5157F09EFDC096DE15EBE81A47057A7232F1B8E1'],
-      fingerprintKey: '[redacted]',
+      fingerprintKeys: ['fp-1'],
     });
   });
 });
