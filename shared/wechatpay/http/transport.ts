@@ -62,6 +62,15 @@ export const DEFAULT_TIMEOUT_MS = 5000;
 export const DEFAULT_MAX_ATTEMPTS = 3;
 export const DEFAULT_BACKOFF_BASE_MS = 100;
 export const DEFAULT_BACKOFF_MAX_MS = 1000;
+/** An attempt with less time than this left is not started: it could only time out. */
+export const MIN_ATTEMPT_MS = 150;
+
+function transportError(kind: TransportFailureKind, message: string, cause: unknown, attempts: number, baseUrl: string): WechatPayTransportError {
+  const error = new WechatPayTransportError(kind, message, cause === undefined ? undefined : { cause });
+  error.attempts = attempts;
+  error.baseUrl = baseUrl;
+  return error;
+}
 
 export const defaultSleep: Sleep = (ms, signal) =>
   new Promise<void>((resolve, reject) => {
@@ -138,20 +147,38 @@ export class Transport {
   }
 
   /**
-   * Sends until a non-5xx answer, or attempts run out. Retries: timeouts, connection failures and
-   * 5xx. Never 4xx (429 included: the caller decides when to come back). A connection failure moves
-   * the remaining attempts to the backup domain, as WeChat documents for data-centre outages.
+   * Sends until a non-5xx answer, or attempts (or the time budget) run out. Retries: timeouts, connection
+   * failures and 5xx. Never 4xx (429 included: the caller decides when to come back). A connection failure or a
+   * timeout moves the remaining attempts to the backup domain, as WeChat documents for data-centre outages (a
+   * main domain that silently drops packets looks like a timeout, not a refused connection).
+   *
+   * `budgetMs` bounds the whole call, backoff included: each attempt waits at most what is left of it, and no
+   * attempt starts with less than `MIN_ATTEMPT_MS` left. It is how a Lambda answers before it is killed.
    * Returns the last response (possibly a 5xx); throws `WechatPayTransportError` when none came.
    */
-  async send(pathAndQuery: string, prepare: (url: URL) => OutgoingRequest, signal?: AbortSignal): Promise<RawResponse> {
+  async send(pathAndQuery: string, prepare: (url: URL) => OutgoingRequest, signal?: AbortSignal, budgetMs?: number): Promise<RawResponse> {
+    const deadline = budgetMs === undefined ? Number.POSITIVE_INFINITY : performance.now() + budgetMs;
     let baseIndex = 0;
     for (let attempt = 1; ; attempt++) {
       const baseUrl = this.baseUrls[baseIndex] as string;
       const url = joinUrl(baseUrl, pathAndQuery);
       const started = performance.now();
-      const result = await this.attemptOnce(url, prepare(url), signal);
+      const left = deadline - started;
+      if (left < MIN_ATTEMPT_MS) {
+        throw transportError('timeout', `no time left for WeChat Pay within the ${budgetMs}ms budget`, undefined, attempt - 1, baseUrl);
+      }
+      const timeoutMs = Math.min(this.timeoutMs, left);
+      const result = await this.attemptOnce(url, prepare(url), signal, timeoutMs);
       const durationMs = performance.now() - started;
-      const last = attempt >= this.maxAttempts;
+
+      let delayMs = this.backoffDelay(attempt);
+      let nextIndex = baseIndex;
+      if (!result.ok && baseIndex + 1 < this.baseUrls.length) {
+        nextIndex = baseIndex + 1;
+        // A different data centre needs no cool-down: go straight away.
+        delayMs = 0;
+      }
+      const last = attempt >= this.maxAttempts || deadline - performance.now() - delayMs < MIN_ATTEMPT_MS;
 
       if (result.ok && (result.status < 500 || last)) {
         this.onAttempt?.({ attempt, baseUrl, durationMs, outcome: { status: result.status } });
@@ -159,24 +186,18 @@ export class Transport {
       }
       if (!result.ok && last) {
         this.onAttempt?.({ attempt, baseUrl, durationMs, outcome: { failure: result.kind, code: result.code } });
-        const error = new WechatPayTransportError(
+        throw transportError(
           result.kind,
           result.kind === 'timeout'
-            ? `no response within ${this.timeoutMs}ms (attempt ${attempt} of ${this.maxAttempts})`
+            ? `no response within ${Math.round(timeoutMs)}ms (attempt ${attempt} of ${this.maxAttempts})`
             : `connection to ${baseUrl} failed${result.code === undefined ? '' : ` (${result.code})`} (attempt ${attempt} of ${this.maxAttempts})`,
-          { cause: result.error },
+          result.error,
+          attempt,
+          baseUrl,
         );
-        error.attempts = attempt;
-        error.baseUrl = baseUrl;
-        throw error;
       }
 
-      let delayMs = this.backoffDelay(attempt);
-      if (!result.ok && result.kind === 'connection' && baseIndex + 1 < this.baseUrls.length) {
-        baseIndex += 1;
-        // A different data centre needs no cool-down: go straight away.
-        delayMs = 0;
-      }
+      baseIndex = nextIndex;
       const nextBaseUrl = this.baseUrls[baseIndex] as string;
       this.onAttempt?.({
         attempt,
@@ -190,14 +211,14 @@ export class Transport {
     }
   }
 
-  private async attemptOnce(url: URL, request: OutgoingRequest, signal: AbortSignal | undefined): Promise<AttemptResult> {
+  private async attemptOnce(url: URL, request: OutgoingRequest, signal: AbortSignal | undefined, timeoutMs: number): Promise<AttemptResult> {
     if (isAborted(signal)) throw signal?.reason;
     const controller = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      controller.abort(new DOMException(`attempt exceeded ${this.timeoutMs}ms`, 'TimeoutError'));
-    }, this.timeoutMs);
+      controller.abort(new DOMException(`attempt exceeded ${Math.round(timeoutMs)}ms`, 'TimeoutError'));
+    }, timeoutMs);
     const forwardAbort = (): void => controller.abort(signal?.reason);
     signal?.addEventListener('abort', forwardAbort, { once: true });
     try {

@@ -84,7 +84,8 @@ export class WechatPayV2Client {
     return signed;
   }
 
-  async post<P extends V2ParamsLike<P>>(path: string, params: P, options: { signal?: AbortSignal } = {}): Promise<V2Response> {
+  /** `budgetMs` bounds the whole call, retries and backoff included (see `Transport.send`). */
+  async post<P extends V2ParamsLike<P>>(path: string, params: P, options: { signal?: AbortSignal; budgetMs?: number } = {}): Promise<V2Response> {
     if (!path.startsWith('/')) throw new TypeError(`path must start with '/': ${path}`);
     // Built once: identical bytes (and nonce) on every attempt, like the original-parameters retry
     // WeChat asks for.
@@ -94,7 +95,7 @@ export class WechatPayV2Client {
       'Content-Type': 'text/xml; charset=utf-8',
       'User-Agent': this.userAgent,
     };
-    const response = await this.transport.send(path, () => ({ method: 'POST', headers, body }), options.signal);
+    const response = await this.transport.send(path, () => ({ method: 'POST', headers, body }), options.signal, options.budgetMs);
     const { status, attempts, baseUrl } = response;
     const trace = <E extends { attempts?: number; baseUrl?: string }>(error: E): E => {
       error.attempts = attempts;
@@ -123,7 +124,8 @@ export class WechatPayV2Client {
       throw trace(new WechatPayV2ReturnError(data['return_code'] ?? '(missing)', data['return_msg'] ?? ''));
     }
     try {
-      verifyV2(data, this.apiV2Key);
+      // Signed with the type we asked in: an answer signed otherwise is not one we accept (no downgrade to MD5).
+      verifyV2(data, this.apiV2Key, { expectedSignType: this.signType });
       const responseMchId = data['mch_id'];
       if (responseMchId !== undefined && responseMchId !== this.mchid) {
         throw new V2SignatureError('mch_id_mismatch', `response mch_id ${responseMchId} is not ${this.mchid}`);

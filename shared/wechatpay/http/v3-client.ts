@@ -53,6 +53,8 @@ export interface V3Request {
   body?: object | string;
   wechatpaySerial?: string;
   signal?: AbortSignal;
+  /** Bounds the whole call, retries and backoff included (see `Transport.send`). */
+  budgetMs?: number;
 }
 
 export interface V3Response<T> {
@@ -173,6 +175,7 @@ export class WechatPayV3Client {
         return { method, headers, body: bodyBytes };
       },
       request.signal,
+      request.budgetMs,
     );
 
     const { status, attempts, baseUrl } = response;

@@ -103,6 +103,13 @@ describe('WechatPayV2Client', () => {
     expect(sent['sign']).toMatch(/^[0-9A-F]{64}$/);
   });
 
+  it('refuses an answer signed with another sign type than the one it asked in (no downgrade to MD5)', async () => {
+    const main = await server((_req, res) => replyXml(res, SUCCESS, { sign: 'MD5' }));
+    const error = await client([main.url], { signType: 'HMAC-SHA256' }).post('/pay/contractorder', ORDER).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ResponseVerificationError);
+    expect(((error as ResponseVerificationError).cause as V2SignatureError).reason).toBe('sign_type_mismatch');
+  });
+
   it('returns result_code=FAIL replies to the caller (business outcome, still verified)', async () => {
     const main = await server((_req, res) => replyXml(res, { ...SUCCESS, result_code: 'FAIL', err_code: 'CONTRACT_CODE DUPLICATION', err_code_des: '签约协议号重复' }));
     const result = await client([main.url]).post('/pay/contractorder', ORDER);

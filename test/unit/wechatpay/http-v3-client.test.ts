@@ -204,6 +204,39 @@ describe('WechatPayV3Client', () => {
     expect(events[0]).toMatchObject({ attempt: 1, baseUrl: main, outcome: { failure: 'connection', code: 'ECONNREFUSED' }, next: { baseUrl: backup.url, delayMs: 0 } });
   });
 
+  it('fails over to the backup domain when the main one times out (a domain that drops packets)', async () => {
+    const main = await server(() => {
+      /* drops everything: never answers */
+    });
+    const backup = await server((req, res) => reply(res, authorizationValid(req) ? 200 : 401, '{"ok":3}'));
+    const result = await client([main.url, backup.url], { timeoutMs: 200 }).request({ method: 'POST', path: '/v3/x', body: ORDER });
+    expect(result.data).toEqual({ ok: 3 });
+    expect(result.baseUrl).toBe(backup.url);
+    expect(main.requests).toHaveLength(1);
+  });
+
+  it('keeps the whole call inside its budget: attempts shrink to what is left, and none starts too late', async () => {
+    const main = await server(() => {
+      /* never answers */
+    });
+    const started = performance.now();
+    const error = await client([main.url], { timeoutMs: 5000, maxAttempts: 3 })
+      .request({ method: 'GET', path: '/v3/x', budgetMs: 700 })
+      .catch((e: unknown) => e);
+    const took = performance.now() - started;
+    expect(error).toBeInstanceOf(WechatPayTransportError);
+    expect(error).toMatchObject({ kind: 'timeout' });
+    expect(took).toBeLessThan(1000);
+    expect(took).toBeGreaterThanOrEqual(650);
+  });
+
+  it('does not send at all when the budget is already spent', async () => {
+    const main = await server((req, res) => reply(res, authorizationValid(req) ? 200 : 401, '{"ok":1}'));
+    const error = await client([main.url]).request({ method: 'GET', path: '/v3/x', budgetMs: 50 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ kind: 'timeout', attempts: 0 });
+    expect(main.requests).toHaveLength(0);
+  });
+
   it('throws WechatPayTransportError(connection) when every domain refuses', async () => {
     const error = await client([await refusedUrl(), await refusedUrl()]).request({ method: 'GET', path: '/v3/x' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WechatPayTransportError);
