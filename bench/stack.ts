@@ -19,6 +19,7 @@ import { validateMerchantSecret } from '../shared/secrets/schema';
 import type { MerchantSecret } from '../shared/secrets/types';
 import { createDynamoClient } from '../shared/store/client';
 import { toAttributes, type Item } from '../shared/store/items';
+import { allowedContext } from '../shared/auth/verdict';
 import { keys as recordKeys } from '../shared/store/keys';
 import { encryptResource, paidTransaction, type BuiltNotification, type NotificationKeys } from '../test/support/notifications';
 import { ms, progress } from './stats';
@@ -231,7 +232,8 @@ export function httpEvent(body: string, headers: Record<string, string> = { 'con
     headers,
     body,
     isBase64Encoded: false,
-    requestContext: { requestId: randomBytes(8).toString('hex'), timeEpoch: Date.now() },
+    // What the Lambda authorizer passes a merchant route for a valid token (notify routes ignore it).
+    requestContext: { requestId: randomBytes(8).toString('hex'), timeEpoch: Date.now(), authorizer: { lambda: allowedContext('bench', 'payments:write contracts:write') } },
   } as never;
 }
 

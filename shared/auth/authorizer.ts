@@ -1,38 +1,28 @@
 /**
- * HTTP API Lambda authorizer — payload format 2.0, simple responses (`enableSimpleResponses: true`).
+ * HTTP API Lambda authorizer — payload format 2.0, simple responses (`enableSimpleResponses: true`), no identity
+ * source and no caching (so API Gateway invokes it for every request, with or without an Authorization header).
  *
- * How each case maps (AWS = API Gateway HTTP API; offline = serverless-offline 14.8,
- * node_modules/serverless-offline/src/events/http/createAuthScheme.js):
+ * The gateway cannot shape an authorizer's denial body, so this authorizer denies only a route that is missing
+ * from the scope table (fail closed: no handler may ever see it) and otherwise ALLOWS, with its verdict in the
+ * context (shared/auth/verdict.ts). The route's handler reads the verdict from
+ * `event.requestContext.authorizer.lambda` (AWS and serverless-offline alike) in the shared HTTP wrapper and
+ * answers any refusal as problem+json:
  *
- * - No Authorization header (or, on AWS, an empty one) → 401.
- *     AWS: the identity source ($request.header.Authorization) is missing, so API Gateway answers 401
- *     without invoking this function. offline: `authorization === undefined` → Boom.unauthorized before
- *     the function runs (l. 92-98).
- * - Header present but carrying no token ("" in offline, "Bearer", "Bearer   ") → this handler throws
- *     Error('Unauthorized') → 401. AWS: the documented way for a Lambda authorizer to answer 401.
- *     offline: any rejection of the handler is caught → Boom.unauthorized (l. 259-264).
- * - Anything else that fails → `{ isAuthorized: false }` → 403 in both (AWS simple responses; offline
- *     l. 180-195 → Boom.forbidden): another scheme or junk instead of "Bearer <jwt>", a malformed token,
- *     wrong signature / key, disallowed alg (none, HS*), expired, wrong iss / aud, missing claims, a route
- *     not in the scope table, a missing scope.
- * - Valid token carrying the route's scope → `{ isAuthorized: true, context: { sub, scopes } }`; the
- *     route's handler sees it as `event.requestContext.authorizer.lambda` (both AWS and offline).
- * - Unusable configuration (a JWT_* variable missing) → the config error is rethrown: 500 on AWS (an
- *     authorizer failure), 401 offline (l. 259-264). Either way nothing reaches a handler.
+ * - no token (no header, an empty one, "Bearer" alone) → TOKEN_MISSING (401)
+ * - another scheme, conflicting headers, a malformed JWT, a wrong signature or key, a disallowed alg (none, HS*),
+ *   a wrong iss / aud, a missing claim → TOKEN_INVALID (401, naming the claim when one failed)
+ * - expired → TOKEN_EXPIRED (401)
+ * - a valid token without the route's scope → INSUFFICIENT_SCOPE (403, naming the scope)
+ * - the JWKS could not be fetched → AUTH_UNAVAILABLE (503); a JWT_* variable missing → MISCONFIGURED (500)
+ * - a valid token with the route's scope → verdict `allow` with `sub` and `scopes`.
  *
  * Notes:
- * - Returning `{ isAuthorized: false }` is always 403 with simple responses, and a returned/`callback`ed
- *   'Unauthorized' string is NOT turned into 401 by serverless-offline in simple-response mode (l. 180 runs
- *   before the `result === "Unauthorized"` check at l. 198), so the only way to get 401 in both places is
- *   to throw. Only the no-token case throws; every other failure returns isAuthorized: false.
  * - serverless-offline passes `headers` with their original case (parseHeaders(rawHeaders)), API Gateway
  *   lower-cases them, hence the case-insensitive lookup; `identitySource` is checked as a fallback.
- * - The decision depends on the route, so authorizer result caching must be keyed on the route as well
- *   (identitySource: [$request.header.Authorization, $context.routeKey]) or disabled
- *   (resultTtlInSeconds: 0); otherwise a token cached as allowed for a read route would be let through
- *   on a write route.
- * - The token is never logged. A denial is logged as one JSON line (reason, route, request id, and the
- *   subject when the token itself was valid).
+ * - The decision depends on the route, so authorizer result caching must stay disabled (resultTtlInSeconds: 0) or
+ *   be keyed on the route as well; otherwise a verdict for a read route would be reused on a write route.
+ * - The token is never logged. A refusal is logged as one JSON line (reason, the status the caller gets, route,
+ *   request id, and the subject when the token itself was valid).
  */
 import type {
   APIGatewayRequestAuthorizerEventV2,
@@ -41,18 +31,12 @@ import type {
 import { authorizeRoute, requiredScopeFor } from './scopes';
 import { TokenError } from './verifier';
 import type { TokenErrorReason, TokenVerifier } from './verifier';
+import { allowedContext, refusalFor, refusedContext } from './verdict';
+import type { AuthorizerContext, VerdictReason } from './verdict';
 
-/** Passed to the route's handler as `event.requestContext.authorizer.lambda`. */
-export interface AuthorizerContext {
-  sub: string;
-  /** Granted scopes, space-separated (as in the token's `scope` claim). */
-  scopes: string;
-}
+export type { AuthorizerContext } from './verdict';
 
 export type AuthorizerResult = APIGatewaySimpleAuthorizerWithContextResult<AuthorizerContext>;
-
-/** The exact message API Gateway maps to 401 when an authorizer fails with it. */
-export const UNAUTHORIZED_MESSAGE = 'Unauthorized';
 
 export type DenyReason =
   | 'no_token'
@@ -77,7 +61,8 @@ export type AuthorizerEvent = Partial<
 
 type Credentials = { kind: 'none' } | { kind: 'malformed' } | { kind: 'token'; token: string };
 
-const DENY_CONTEXT: AuthorizerContext = { sub: '', scopes: '' };
+/** Only for a route missing from the scope table, which is denied outright (the context is then discarded). */
+const DENY_CONTEXT: AuthorizerContext = { ...refusedContext('config_error'), reason: 'unknown_route' };
 
 export function createAuthorizerHandler(deps: AuthorizerDeps): (event: AuthorizerEvent) => Promise<AuthorizerResult> {
   const log = deps.log ?? ((line: string) => console.log(line));
@@ -85,7 +70,7 @@ export function createAuthorizerHandler(deps: AuthorizerDeps): (event: Authorize
   const deny = (
     event: AuthorizerEvent,
     reason: DenyReason,
-    status: 401 | 403 | 500,
+    status: 401 | 403 | 500 | 503,
     extra: Record<string, string | undefined> = {},
   ): void => {
     const line: Record<string, unknown> = {
@@ -100,30 +85,39 @@ export function createAuthorizerHandler(deps: AuthorizerDeps): (event: Authorize
     log(JSON.stringify(line));
   };
 
+  /** Logs the refusal (with the status the caller will get) and allows with the verdict for the handler. */
+  const refuse = (
+    event: AuthorizerEvent,
+    reason: VerdictReason,
+    options: { detail?: string; sub?: string; required?: string } = {},
+  ): AuthorizerResult => {
+    const context = refusedContext(reason, options);
+    const status = refusalFor(context)?.status ?? 500;
+    deny(event, reason, status, {
+      detail: options.detail,
+      sub: options.sub?.slice(0, 200),
+      required: options.required,
+    });
+    return { isAuthorized: true, context };
+  };
+
   return async (event) => {
-    const credentials = bearerCredentials(event);
-    if (credentials.kind === 'none') {
-      deny(event, 'no_token', 401);
-      throw new Error(UNAUTHORIZED_MESSAGE);
-    }
-    if (credentials.kind === 'malformed') {
-      deny(event, 'malformed_header', 403);
-      return { isAuthorized: false, context: DENY_CONTEXT };
-    }
-    // Unknown routes are refused before any verification work.
+    // Unknown routes are refused outright, before any other check: no handler may see them.
     const routeKey = event.routeKey;
     if (requiredScopeFor(routeKey) === undefined) {
       deny(event, 'unknown_route', 403);
       return { isAuthorized: false, context: DENY_CONTEXT };
     }
+    const credentials = bearerCredentials(event);
+    if (credentials.kind === 'none') return refuse(event, 'no_token');
+    if (credentials.kind === 'malformed') return refuse(event, 'malformed_header');
 
     let verifier: TokenVerifier;
     try {
       verifier = deps.getVerifier();
     } catch (err) {
-      // A deployment problem, not the caller's: surface it (500 on AWS). The message names the variable.
-      deny(event, 'config_error', 500, { detail: err instanceof Error ? err.message : undefined });
-      throw err;
+      // A deployment problem, not the caller's: the handler answers 500 MISCONFIGURED; the log names the variable.
+      return refuse(event, 'config_error', { detail: err instanceof Error ? err.message : undefined });
     }
 
     let subject: string;
@@ -131,30 +125,25 @@ export function createAuthorizerHandler(deps: AuthorizerDeps): (event: Authorize
     try {
       ({ subject, scopes } = await verifier.verify(credentials.token));
     } catch (err) {
-      if (err instanceof TokenError) {
-        deny(event, err.reason, 403, { detail: err.detail });
-      } else {
-        deny(event, 'verifier_error', 403, { detail: err instanceof Error ? err.name : undefined });
-      }
-      return { isAuthorized: false, context: DENY_CONTEXT };
+      if (err instanceof TokenError) return refuse(event, err.reason, { detail: err.detail });
+      return refuse(event, 'verifier_error', { detail: err instanceof Error ? err.name : undefined });
     }
 
     const decision = authorizeRoute(routeKey, scopes);
     if (!decision.allowed) {
-      deny(event, decision.reason, 403, {
-        sub: subject.slice(0, 200),
+      return refuse(event, 'insufficient_scope', {
+        sub: subject,
         required: decision.reason === 'insufficient_scope' ? decision.required : undefined,
       });
-      return { isAuthorized: false, context: DENY_CONTEXT };
     }
-    return { isAuthorized: true, context: { sub: subject, scopes: scopes.join(' ') } };
+    return { isAuthorized: true, context: allowedContext(subject, scopes.join(' ')) };
   };
 }
 
 /**
  * The bearer token from the Authorization header (any case), else from `identitySource`.
- * - none: no header, an empty one, or "Bearer" without a token → 401
- * - malformed: another scheme, a token with inner whitespace, or conflicting duplicate headers → 403
+ * - none: no header, an empty one, or "Bearer" without a token → TOKEN_MISSING
+ * - malformed: another scheme, a token with inner whitespace, or conflicting duplicate headers → TOKEN_INVALID
  */
 export function bearerCredentials(event: AuthorizerEvent): Credentials {
   const values = new Set<string>();

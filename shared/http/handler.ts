@@ -5,20 +5,53 @@ import { ServiceError } from './errors';
 import { problem, type HttpResult } from './responses';
 import { logger } from '../runtime/logger';
 import { ConfigError } from '../config/env';
+import { refusalFor } from '../auth/verdict';
+import { header } from './request';
 
 /**
  * Wraps a merchant-API handler so every failure maps to a status: serverless-offline (and a careless handler in
  * the cloud) would otherwise answer 200 or an opaque 502 when a handler throws.
+ *
+ * It first answers the authorizer's verdict (shared/auth/verdict.ts): the authorizer allows every request on a
+ * known route and passes its verdict in `requestContext.authorizer.lambda`, because API Gateway cannot shape an
+ * authorizer's denial. Nothing runs unless the verdict is `allow`; an event without a verdict (a route not behind
+ * the authorizer) is refused as MISCONFIGURED.
  */
 export function httpHandler<E>(name: string, run: (event: E) => Promise<HttpResult>): (event: E, context?: Context) => Promise<HttpResult> {
   return (event, context) =>
     withInvocation(context, async () => {
       try {
+        const refused = authorizationRefusal(name, event);
+        if (refused) return refused;
         return await run(event);
       } catch (error) {
         return errorToHttp(name, error);
       }
     });
+}
+
+type AuthorizedEvent = { headers?: Record<string, string | undefined> | null; requestContext?: { authorizer?: { lambda?: unknown } } };
+
+/** serverless-offline lets a client replace the authorizer's context with this header: never accept it. */
+const OFFLINE_OVERRIDE = 'sls-offline-authorizer-override';
+
+export function authorizationRefusal(name: string, event: unknown): HttpResult | undefined {
+  const e = (event ?? {}) as AuthorizedEvent;
+  if (header({ headers: (e.headers ?? {}) as Record<string, string | undefined> }, OFFLINE_OVERRIDE) !== undefined) {
+    return problem(401, 'TOKEN_INVALID', 'the sls-offline-authorizer-override header is not accepted', {
+      headers: { 'www-authenticate': 'Bearer realm="wechatpay-serverless", error="invalid_request"' },
+    });
+  }
+  const verdict = e.requestContext?.authorizer?.lambda;
+  const refusal = refusalFor(verdict);
+  if (!refusal) return undefined;
+  if (refusal.status >= 500) {
+    logger.error(verdict === undefined ? 'no authorizer verdict: the route is not behind the authorizer' : 'authorization failed', {
+      function: name,
+      code: refusal.code,
+    });
+  }
+  return problem(refusal.status, refusal.code, refusal.detail, { ...refusal.extra, headers: refusal.headers });
 }
 
 export function errorToHttp(name: string, error: unknown): HttpResult {

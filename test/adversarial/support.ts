@@ -28,6 +28,7 @@ import { keys as storeKeys } from '../../shared/store/keys';
 import type { RunningSandbox } from '../../sandbox/index';
 import { localStack, type LocalStackContext } from '../support/env';
 import { startFlowStack, type FlowClock, type WechatCall } from '../support/flow';
+import { authorizedRequestContext } from '../support/authorized';
 import type { ServedHandlers } from '../support/lambda-http';
 import { buildNotification, paidTransaction, v2PaymentFields, type BuiltNotification, type NotificationKeys } from '../support/notifications';
 
@@ -52,6 +53,7 @@ export function httpEvent(body: string, headers: Record<string, string> = { 'con
     headers,
     body: base64 ? Buffer.from(body, 'utf8').toString('base64') : body,
     isBase64Encoded: base64,
+    requestContext: authorizedRequestContext(),
     ...extra,
   } as APIGatewayProxyEventV2;
 }

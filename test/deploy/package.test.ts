@@ -65,6 +65,9 @@ describe('serverless package --stage prod', () => {
     expect(Object.keys(routes).sort()).toEqual([...MERCHANT_ROUTES, ...NOTIFY_ROUTES].sort());
     const [, authorizer] = ofType('AWS::ApiGatewayV2::Authorizer')[0]!;
     expect(authorizer.Properties).toMatchObject({ AuthorizerType: 'REQUEST', EnableSimpleResponses: true, AuthorizerResultTtlInSeconds: 0 });
+    // No identity source: a request without a token still reaches the authorizer, so the route answers TOKEN_MISSING
+    // as problem+json instead of API Gateway's bare 401 (shared/auth/verdict.ts).
+    expect(authorizer.Properties.IdentitySource ?? []).toEqual([]);
   });
 
   it('declares the table as shared/store/table.ts does, with TTL, stream, PITR and encryption', () => {

@@ -3,6 +3,7 @@ import { createRuntime, useRuntime, type Runtime } from '../../shared/runtime/co
 import { startSandbox, type RunningSandbox } from '../../sandbox/index';
 import { localStack } from './env';
 import { serveHandlers, type LambdaHttpHandler, type ServedHandlers } from './lambda-http';
+import { authorizedRequestContext } from './authorized';
 import type { NotificationKeys } from './notifications';
 
 /**
@@ -166,6 +167,7 @@ export function httpEvent(body: unknown, extra: Partial<APIGatewayProxyEventV2> 
     headers: { 'content-type': 'application/json' },
     body: typeof body === 'string' ? body : JSON.stringify(body),
     isBase64Encoded: false,
+    requestContext: authorizedRequestContext(),
     ...extra,
   } as APIGatewayProxyEventV2;
 }

@@ -1,5 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createAuthorizerHandler, UNAUTHORIZED_MESSAGE } from '../../../shared/auth/authorizer';
+import { createAuthorizerHandler } from '../../../shared/auth/authorizer';
+import { refusalFor } from '../../../shared/auth/verdict';
 import type { AuthorizerEvent, AuthorizerResult } from '../../../shared/auth/authorizer';
 import { createTokenVerifier } from '../../../shared/auth/verifier';
 import type { TokenVerifier } from '../../../shared/auth/verifier';
@@ -36,17 +37,20 @@ function setup(overrides: { getVerifier?: () => TokenVerifier } = {}) {
   return { handler, lines, getVerifier };
 }
 
-type Outcome = { status: 401 } | { status: 403; result: AuthorizerResult } | { status: 200; result: AuthorizerResult };
+type Outcome =
+  | { status: 'gateway-403'; result: AuthorizerResult }
+  | { status: 200; result: AuthorizerResult }
+  | { status: number; code: string; result: AuthorizerResult };
 
-/** What API Gateway / serverless-offline would answer for this handler outcome (simple responses). */
+/**
+ * What the caller gets for this authorizer result: a gateway 403 when denied outright (unknown routes only), else
+ * the handler wrapper's answer to the verdict (shared/auth/verdict.ts `refusalFor`), or 200 when allowed.
+ */
 async function outcome(handler: (e: AuthorizerEvent) => Promise<AuthorizerResult>, e: AuthorizerEvent): Promise<Outcome> {
-  try {
-    const result = await handler(e);
-    return result.isAuthorized ? { status: 200, result } : { status: 403, result };
-  } catch (err) {
-    expect((err as Error).message).toBe(UNAUTHORIZED_MESSAGE);
-    return { status: 401 };
-  }
+  const result = await handler(e);
+  if (!result.isAuthorized) return { status: 'gateway-403', result };
+  const refusal = refusalFor(result.context);
+  return refusal ? { status: refusal.status, code: refusal.code, result } : { status: 200, result };
 }
 
 function logged(lines: string[]): Record<string, unknown> {
@@ -59,7 +63,11 @@ describe('authorizer handler — allowed', () => {
     const { handler, lines } = setup();
     const token = await sign(key, { scope: 'payments:write contracts:read' });
     const result = await handler(event('POST /h5-orders', { authorization: `Bearer ${token}` }));
-    expect(result).toEqual({ isAuthorized: true, context: { sub: 'client-123', scopes: 'payments:write contracts:read' } });
+    expect(result).toEqual({
+      isAuthorized: true,
+      context: { verdict: 'allow', sub: 'client-123', scopes: 'payments:write contracts:read', reason: '', claim: '', required: '' },
+    });
+    expect(refusalFor(result.context)).toBeUndefined();
     expect(lines).toEqual([]);
   });
 
@@ -86,7 +94,7 @@ describe('authorizer handler — allowed', () => {
   });
 });
 
-describe('authorizer handler — 401 (no token)', () => {
+describe('authorizer handler — TOKEN_MISSING (401 from the handler, not a bare gateway 401)', () => {
   it.each([
     ['no header', {}],
     ['headers: null (offline with no headers)', null],
@@ -94,27 +102,31 @@ describe('authorizer handler — 401 (no token)', () => {
     ['whitespace header', { authorization: '   ' }],
     ['"Bearer" without a token', { authorization: 'Bearer' }],
     ['"Bearer " with only spaces', { authorization: 'Bearer    ' }],
-  ])('%s → throws Unauthorized', async (_name, headers) => {
+  ])('%s → allowed through with the TOKEN_MISSING verdict', async (_name, headers) => {
     const { handler, lines } = setup();
-    await expect(handler(event('POST /h5-orders', headers as Record<string, string> | null))).rejects.toThrow(
-      new Error('Unauthorized'),
-    );
+    const r = await outcome(handler, event('POST /h5-orders', headers as Record<string, string> | null));
+    expect(r).toMatchObject({ status: 401, code: 'TOKEN_MISSING' });
     expect(logged(lines)).toMatchObject({ reason: 'no_token', status: 401, route: 'POST /h5-orders', requestId: 'req-1' });
   });
 });
 
-describe('authorizer handler — 403 (denied)', () => {
-  async function expectDenied(e: AuthorizerEvent, reason: string, token?: string) {
+describe('authorizer handler — refusals, each with its own code', () => {
+  async function expectRefused(e: AuthorizerEvent, reason: string, expected: { status: number; code: string }, token?: string) {
     const { handler, lines } = setup();
     const r = await outcome(handler, e);
-    expect(r).toEqual({ status: 403, result: { isAuthorized: false, context: { sub: '', scopes: '' } } });
+    expect(r).toMatchObject(expected);
+    expect(r.result.context).toMatchObject({ verdict: expected.code, sub: reason === 'insufficient_scope' ? 'client-123' : '', scopes: '', reason });
     const line = logged(lines);
-    expect(line).toMatchObject({ reason, status: 403, route: e.routeKey });
+    expect(line).toMatchObject({ reason, status: expected.status, route: e.routeKey });
     if (token) {
-      for (const part of token.split('.').filter((p) => p.length > 8)) expect(lines[0]).not.toContain(part);
+      for (const part of token.split('.').filter((p) => p.length > 8)) {
+        expect(lines[0]).not.toContain(part);
+        expect(JSON.stringify(r.result.context)).not.toContain(part);
+      }
     }
-    return line;
+    return { line, result: r.result };
   }
+  const INVALID = { status: 401, code: 'TOKEN_INVALID' };
 
   it.each([
     ['another scheme', 'Basic dXNlcjpwYXNz'],
@@ -122,89 +134,117 @@ describe('authorizer handler — 403 (denied)', () => {
     ['a token with inner whitespace', 'Bearer abc def'],
     ['a "Bearer:" prefix', 'Bearer:abc'],
   ])('malformed header: %s', async (_name, value) => {
-    await expectDenied(event('POST /h5-orders', { authorization: value }), 'malformed_header');
+    await expectRefused(event('POST /h5-orders', { authorization: value }), 'malformed_header', INVALID);
   });
 
   it('conflicting duplicate Authorization headers', async () => {
     const token = await sign(key);
-    await expectDenied(event('POST /h5-orders', { Authorization: `Bearer ${token}`, authorization: 'Bearer other.token.x' }), 'malformed_header');
+    await expectRefused(event('POST /h5-orders', { Authorization: `Bearer ${token}`, authorization: 'Bearer other.token.x' }), 'malformed_header', INVALID);
   });
 
   it('a malformed JWT', async () => {
-    await expectDenied(event('POST /h5-orders', { authorization: 'Bearer not-a-jwt' }), 'malformed');
+    await expectRefused(event('POST /h5-orders', { authorization: 'Bearer not-a-jwt' }), 'malformed', INVALID);
   });
 
   it('a token signed by another key', async () => {
     const token = await sign(otherKey, { kid: key.kid });
-    await expectDenied(event('POST /h5-orders', { authorization: `Bearer ${token}` }), 'bad_signature', token);
+    await expectRefused(event('POST /h5-orders', { authorization: `Bearer ${token}` }), 'bad_signature', INVALID, token);
   });
 
   it('an alg: none token', async () => {
     const token = unsecuredToken();
-    await expectDenied(event('POST /h5-orders', { authorization: `Bearer ${token}` }), 'bad_signature', token);
+    await expectRefused(event('POST /h5-orders', { authorization: `Bearer ${token}` }), 'bad_signature', INVALID, token);
   });
 
   it('an HS256 token signed with the public key text (algorithm confusion)', async () => {
     const token = await hs256WithPublicKey(key.publicKeyPem);
-    await expectDenied(event('POST /h5-orders', { authorization: `Bearer ${token}` }), 'bad_signature', token);
+    await expectRefused(event('POST /h5-orders', { authorization: `Bearer ${token}` }), 'bad_signature', INVALID, token);
   });
 
-  it('an expired token', async () => {
+  it('an expired token → TOKEN_EXPIRED, distinguishable from every other refusal', async () => {
     const token = await sign(key, { expiresIn: -120 });
-    await expectDenied(event('POST /h5-orders', { authorization: `Bearer ${token}` }), 'expired', token);
+    await expectRefused(event('POST /h5-orders', { authorization: `Bearer ${token}` }), 'expired', { status: 401, code: 'TOKEN_EXPIRED' }, token);
   });
 
-  it('the wrong issuer', async () => {
+  it('the wrong issuer names the claim', async () => {
     const token = await sign(key, { issuer: 'https://evil.test' });
-    const line = await expectDenied(event('POST /h5-orders', { authorization: `Bearer ${token}` }), 'claims', token);
+    const { line, result } = await expectRefused(event('POST /h5-orders', { authorization: `Bearer ${token}` }), 'claims', INVALID, token);
     expect(line.detail).toBe('iss');
+    expect(refusalFor(result.context)).toMatchObject({ extra: { claim: 'iss' }, detail: "the token's iss claim is not accepted" });
   });
 
-  it('the wrong audience', async () => {
+  it('the wrong audience names the claim', async () => {
     const token = await sign(key, { audience: 'another-api' });
-    const line = await expectDenied(event('POST /h5-orders', { authorization: `Bearer ${token}` }), 'claims', token);
+    const { line, result } = await expectRefused(event('POST /h5-orders', { authorization: `Bearer ${token}` }), 'claims', INVALID, token);
     expect(line.detail).toBe('aud');
+    expect(result.context.claim).toBe('aud');
   });
 
-  it('a valid token missing the route scope (logs sub and the required scope)', async () => {
+  it('a valid token missing the route scope → 403 INSUFFICIENT_SCOPE naming the scope (logs sub and the required scope)', async () => {
     const token = await sign(key, { scope: 'payments:read contracts:write' });
-    const line = await expectDenied(event('POST /h5-orders', { authorization: `Bearer ${token}` }), 'insufficient_scope', token);
+    const { line, result } = await expectRefused(
+      event('POST /h5-orders', { authorization: `Bearer ${token}` }),
+      'insufficient_scope',
+      { status: 403, code: 'INSUFFICIENT_SCOPE' },
+      token,
+    );
     expect(line).toMatchObject({ sub: 'client-123', required: 'payments:write' });
-  });
-
-  it.each(['GET /h5-orders', 'DELETE /h5-orders/{out_trade_no}', '$default', 'POST /notify/payments'])(
-    'an unknown route %j, even with every scope',
-    async (route) => {
-      const token = await sign(key, { scope: 'payments:read payments:write contracts:read contracts:write' });
-      await expectDenied(event(route, { authorization: `Bearer ${token}` }), 'unknown_route', token);
-    },
-  );
-
-  it('a missing routeKey', async () => {
-    const token = await sign(key);
-    const e = event('POST /h5-orders', { authorization: `Bearer ${token}` });
-    delete (e as { routeKey?: string }).routeKey;
-    const { handler } = setup();
-    expect((await outcome(handler, e)).status).toBe(403);
+    expect(refusalFor(result.context)).toMatchObject({ extra: { required_scope: 'payments:write' } });
   });
 
   it('a verifier that fails unexpectedly', async () => {
     const broken: TokenVerifier = { verify: () => Promise.reject(new RangeError('boom')) };
     const { handler, lines } = setup({ getVerifier: () => broken });
     const r = await outcome(handler, event('POST /h5-orders', { authorization: 'Bearer a.b.c' }));
-    expect(r.status).toBe(403);
-    expect(logged(lines)).toMatchObject({ reason: 'verifier_error' });
+    expect(r).toMatchObject(INVALID);
+    expect(logged(lines)).toMatchObject({ reason: 'verifier_error', status: 401 });
+  });
+
+  it('a JWKS that cannot be fetched → 503 AUTH_UNAVAILABLE (our outage, not a bad token)', async () => {
+    const { TokenError } = await import('../../../shared/auth/verifier');
+    const down: TokenVerifier = { verify: () => Promise.reject(new TokenError('no_key', 'jwks unavailable')) };
+    const { handler } = setup({ getVerifier: () => down });
+    expect(await outcome(handler, event('POST /h5-orders', { authorization: 'Bearer a.b.c' }))).toMatchObject({ status: 503, code: 'AUTH_UNAVAILABLE' });
+  });
+});
+
+describe('authorizer handler — unknown routes fail closed at the gateway', () => {
+  it.each(['GET /h5-orders', 'DELETE /h5-orders/{out_trade_no}', '$default', 'POST /notify/payments'])(
+    'an unknown route %j, even with every scope',
+    async (route) => {
+      const token = await sign(key, { scope: 'payments:read payments:write contracts:read contracts:write' });
+      const { handler, lines } = setup();
+      const r = await outcome(handler, event(route, { authorization: `Bearer ${token}` }));
+      expect(r).toMatchObject({ status: 'gateway-403', result: { isAuthorized: false } });
+      expect(refusalFor(r.result.context)).toBeDefined();
+      expect(logged(lines)).toMatchObject({ reason: 'unknown_route', status: 403 });
+    },
+  );
+
+  it('an unknown route without any token is still denied outright', async () => {
+    const { handler } = setup();
+    expect((await outcome(handler, event('GET /whatever', {}))).status).toBe('gateway-403');
+  });
+
+  it('a missing routeKey', async () => {
+    const token = await sign(key);
+    const e = event('POST /h5-orders', { authorization: `Bearer ${token}` });
+    delete (e as { routeKey?: string }).routeKey;
+    const { handler } = setup();
+    expect((await outcome(handler, e)).status).toBe('gateway-403');
   });
 });
 
 describe('authorizer handler — configuration', () => {
-  it('rethrows a configuration error (not as "Unauthorized") and logs it', async () => {
+  it('answers a configuration error as MISCONFIGURED (500 from the handler) and logs the variable', async () => {
     const { handler, lines } = setup({
       getVerifier: () => {
         throw new Error('JWT_ISSUER is not set');
       },
     });
-    await expect(handler(event('POST /h5-orders', { authorization: 'Bearer a.b.c' }))).rejects.toThrow('JWT_ISSUER is not set');
+    const r = await outcome(handler, event('POST /h5-orders', { authorization: 'Bearer a.b.c' }));
+    expect(r).toMatchObject({ status: 500, code: 'MISCONFIGURED' });
+    expect(JSON.stringify(r.result.context)).not.toContain('JWT_ISSUER');
     expect(logged(lines)).toMatchObject({ reason: 'config_error', status: 500, detail: 'JWT_ISSUER is not set' });
   });
 });
@@ -244,7 +284,7 @@ describe('exported handler (environment, module scope)', () => {
       expect((await handler(event('GET /contract-orders/{out_trade_no}', { authorization: `Bearer ${token}` }))).isAuthorized).toBe(true);
     }
     const denied = await handler(event('POST /contract-orders', { authorization: `Bearer ${token}` }));
-    expect(denied.isAuthorized).toBe(false);
+    expect(denied.context.verdict).toBe('INSUFFICIENT_SCOPE');
     expect(created).toHaveBeenCalledTimes(1);
 
     // one JSON line for the denial, without the token
@@ -254,13 +294,14 @@ describe('exported handler (environment, module scope)', () => {
     expect(line).not.toContain(token.split('.')[2]);
   });
 
-  it('fails with a message naming the missing variable', async () => {
+  it('answers MISCONFIGURED and logs a message naming the missing variable', async () => {
     delete process.env.JWT_ISSUER;
     process.env.JWT_AUDIENCE = AUDIENCE;
     process.env.JWT_PUBLIC_KEY = key.publicKeyPem;
     vi.resetModules();
-    vi.spyOn(console, 'log').mockImplementation(() => {});
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
     const { handler } = await import('../../../functions/authorizer/handler');
-    await expect(handler(event('POST /h5-orders', { authorization: 'Bearer a.b.c' }))).rejects.toThrow(/JWT_ISSUER/);
+    expect((await handler(event('POST /h5-orders', { authorization: 'Bearer a.b.c' }))).context.verdict).toBe('MISCONFIGURED');
+    expect(String(log.mock.calls[0]?.[0])).toMatch(/JWT_ISSUER/);
   });
 });

@@ -132,9 +132,9 @@ describe('JWKS URL mode', () => {
 
     served = [keyA.publicJwk, keyB.publicJwk];
     const ok = await handler(mk('GET /repayment-contracts/{out_contract_code}', await sign(keyB, { scope: 'contracts:read' })));
-    expect(ok).toEqual({ isAuthorized: true, context: { sub: 'client-123', scopes: 'contracts:read' } });
+    expect(ok).toMatchObject({ isAuthorized: true, context: { verdict: 'allow', sub: 'client-123', scopes: 'contracts:read' } });
     const denied = await handler(mk('POST /repayment-contracts', await sign(keyB, { scope: 'contracts:read' })));
-    expect(denied.isAuthorized).toBe(false);
+    expect(denied.context).toMatchObject({ verdict: 'INSUFFICIENT_SCOPE', required: 'contracts:write' });
     expect(lines.map((l) => JSON.parse(l).reason)).toEqual(['insufficient_scope']);
   });
 });
