@@ -1,12 +1,13 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createContractOrder } from '../../shared/contract-order';
 import { httpHandler } from '../../shared/http/handler';
-import { rawBody } from '../../shared/http/request';
 import { json } from '../../shared/http/responses';
-import { parseJson } from '../../shared/http/validation';
+import { jsonBody } from '../../shared/http/validation';
 import { runtime } from '../../shared/runtime/container';
 
 export const handler = httpHandler('create-contract-order', async (event: APIGatewayProxyEventV2) => {
-  const { answer, replayed } = await createContractOrder(runtime(), parseJson(rawBody(event)));
+  // The body first: bad input is a 400/415 even when the runtime cannot be built.
+  const body = jsonBody(event);
+  const { answer, replayed } = await createContractOrder(runtime(), body);
   return json(201, answer, replayed ? { 'idempotent-replayed': 'true' } : {});
 });

@@ -65,6 +65,8 @@ const planId = () =>
     v.number('must be an integer'),
     v.safeInteger('must be an integer'),
     v.minValue(1, 'must be a positive integer'),
+    // The seed types plan_id as `int`.
+    v.maxValue(2_147_483_647, 'must be at most 2147483647'),
   );
 
 const MISSING = 'is required when trade_type is ';
@@ -87,7 +89,7 @@ export const createContractOrderSchema = v.pipe(
     body: text(127),
     detail: v.optional(text(8192)),
     attach: v.optional(text(127)),
-    total_fee: v.pipe(fen(), v.maxValue(2_147_483_647, 'must be at most 2147483647 fen')),
+    total_fee: fen(),
     spbill_create_ip: v.pipe(ipv4Address(), v.maxLength(16, 'must be at most 16 characters')),
     time_start: v.optional(compactTime()),
     time_expire: v.optional(compactTime()),

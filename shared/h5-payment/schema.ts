@@ -12,6 +12,9 @@ const goodsDetail = v.strictObject({
   unit_price: fen({ min: 0 }),
 });
 
+/** `scene_info.h5_info.type`: the kind of page the payer is on (seed 001, WeChat's H5 order). */
+export const H5_TYPES = ['Wap', 'iOS', 'Android'] as const;
+
 export const OUT_TRADE_NO = /^[0-9A-Za-z_\-|*]{6,32}$/;
 
 /** `POST /h5-orders`: WeChat's H5 order fields (seed 001) minus the ones the service owns. */
@@ -50,7 +53,7 @@ export const createH5OrderSchema = v.strictObject({
       }),
     ),
     h5_info: v.strictObject({
-      type: text(32),
+      type: v.picklist(H5_TYPES, `must be one of ${H5_TYPES.join(', ')}`),
       app_name: v.optional(text(64)),
       app_url: v.optional(text(128)),
       bundle_id: v.optional(text(128)),

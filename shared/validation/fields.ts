@@ -25,6 +25,13 @@ export function pattern(regex: RegExp, description: string) {
   return v.pipe(v.string('must be a string'), v.regex(regex, description));
 }
 
+/**
+ * The largest amount we pass to WeChat, in fen: 2^31 - 1 (CNY 21,474,836.47). APIv2 documents `total_fee` as an
+ * `int`, the largest amount type WeChat defines for these products; one bound for every amount field on every route
+ * means an amount one route accepts is never refused by another (or, later, by WeChat for its size).
+ */
+export const MAX_FEN = 2_147_483_647;
+
 /** Money is an integer number of fen, never a float. */
 export function fen(options: { min?: number } = {}) {
   const min = options.min ?? 1;
@@ -32,14 +39,19 @@ export function fen(options: { min?: number } = {}) {
     v.number('must be an integer number of fen'),
     v.safeInteger('must be an integer number of fen'),
     v.minValue(min, min === 1 ? 'must be a positive number of fen' : `must be at least ${min} fen`),
+    v.maxValue(MAX_FEN, `must be at most ${MAX_FEN} fen`),
   );
 }
+
+const FEN_DIGITS = /^[1-9][0-9]{0,15}$/;
 
 /** The same, where WeChat wants the fen as a decimal string. */
 export function fenString() {
   return v.pipe(
     v.string('must be a string of digits (fen)'),
-    v.regex(/^[1-9][0-9]{0,15}$/, 'must be a positive whole number of fen without leading zeros'),
+    v.regex(FEN_DIGITS, 'must be a positive whole number of fen without leading zeros'),
+    // Only well-formed digits are compared: a malformed value has its own problem already.
+    v.check((s) => !FEN_DIGITS.test(s) || Number(s) <= MAX_FEN, `must be at most ${MAX_FEN} fen`),
   );
 }
 

@@ -81,6 +81,6 @@ describe('contract order schema (shared/contract-order/schema.ts)', () => {
     const found = problems(createContractOrderSchema, {});
     expect(found.find((p) => p.field === 'out_trade_no')?.message).toBe('is required');
     expect(found.find((p) => p.field === 'contract_code')?.message).toBe('is required');
-    expect(problems(createContractOrderSchema, 'x')).toEqual([{ field: 'body', message: 'must be a JSON object' }]);
+    expect(problems(createContractOrderSchema, 'x')).toEqual([{ field: 'body', message: 'must be an object' }]);
   });
 });
