@@ -1,6 +1,7 @@
 import type { ClaimedRecord } from '../store/claims';
 import type { PayParams } from './pay-params';
 import type { TradeType } from './schema';
+import { beijingTime, wechatTime } from '../http/time';
 
 /*
  * A pay-and-sign order lives in two records:
@@ -123,10 +124,10 @@ export function toAnswer(record: ContractOrderRecord): ContractOrderAnswer {
     contract_code: record.contract_code,
     trade_type: record.trade_type,
     prepay_id: record.prepay_id ?? '',
-    prepay_id_expires_at: new Date(record.prepay_expires_at ?? 0).toISOString(),
+    prepay_id_expires_at: beijingTime(record.prepay_expires_at ?? 0),
     ...(record.code_url ? { code_url: record.code_url } : {}),
     ...(record.mweb_url
-      ? { mweb_url: record.mweb_url, mweb_url_expires_at: new Date(record.mweb_url_expires_at ?? 0).toISOString() }
+      ? { mweb_url: record.mweb_url, mweb_url_expires_at: beijingTime(record.mweb_url_expires_at ?? 0) }
       : {}),
     ...(record.pay_params ? { pay_params: record.pay_params } : {}),
   };
@@ -152,13 +153,16 @@ export interface ContractOrderView {
     total_fee: number;
     cash_fee?: number;
     bank_type?: string;
+    /** RFC 3339, Beijing time. */
     time_end?: string;
+    /** WeChat's own `time_end` (yyyyMMddHHmmss, Beijing time), as on its bills. */
+    time_end_raw?: string;
     err_code?: string;
     err_code_des?: string;
   };
   contract: {
     contract_code: string;
-    plan_id: string;
+    plan_id: number;
     state: ContractState;
     contract_id?: string;
     signed_at?: string;
@@ -185,23 +189,25 @@ export function toView(order: ContractOrderRecord, code: ContractCodeRecord | un
       ...(order.transaction_id ? { transaction_id: order.transaction_id } : {}),
       ...(order.cash_fee !== undefined ? { cash_fee: order.cash_fee } : {}),
       ...(order.bank_type ? { bank_type: order.bank_type } : {}),
-      ...(order.time_end ? { time_end: order.time_end } : {}),
+      // WeChat's yyyyMMddHHmmss kept alongside: it is what WeChat's bills and queries show.
+      ...(order.time_end ? { ...optionalTime('time_end', order.time_end), time_end_raw: order.time_end } : {}),
       ...(order.payment_err_code ? { err_code: order.payment_err_code } : {}),
       ...(order.payment_err_code_des ? { err_code_des: order.payment_err_code_des } : {}),
     },
     contract: {
       contract_code: order.contract_code,
-      plan_id: order.plan_id,
+      // An integer, as in the request (stored as WeChat's text).
+      plan_id: Number(order.plan_id),
       state: own?.state ?? contractStateFor(order.state),
       ...(own?.contract_id ? { contract_id: own.contract_id } : {}),
-      ...(own?.signed_at ? { signed_at: own.signed_at } : {}),
-      ...(own?.terminated_at ? { terminated_at: own.terminated_at } : {}),
-      ...(own?.contract_expired_time ? { contract_expired_time: own.contract_expired_time } : {}),
+      ...optionalTime('signed_at', own?.signed_at),
+      ...optionalTime('terminated_at', own?.terminated_at),
+      ...optionalTime('contract_expired_time', own?.contract_expired_time),
       ...(own?.contract_termination_mode !== undefined ? { contract_termination_mode: own.contract_termination_mode } : {}),
     },
     ...(refusal ? { refusal } : {}),
-    created_at: new Date(order.created_at).toISOString(),
-    updated_at: new Date(Math.max(order.updated_at, own?.updated_at ?? 0)).toISOString(),
+    created_at: beijingTime(order.created_at),
+    updated_at: beijingTime(Math.max(order.updated_at, own?.updated_at ?? 0)),
   };
 }
 
@@ -210,4 +216,9 @@ function contractStateFor(state: PaymentState): ContractState {
   if (state === 'UNCERTAIN') return 'UNCERTAIN';
   if (state === 'REJECTED') return 'REJECTED';
   return 'PENDING';
+}
+
+function optionalTime<K extends string>(name: K, value: string | undefined): { [P in K]?: string } {
+  const time = wechatTime(value);
+  return (time === undefined ? {} : { [name]: time }) as { [P in K]?: string };
 }

@@ -1,4 +1,5 @@
 import type { ClaimedRecord } from '../store/claims';
+import { beijingTime, wechatTime } from '../http/time';
 
 /** WeChat's trade states, plus CREATING while our first call is in flight. */
 export type H5State = 'CREATING' | 'NOTPAY' | 'USERPAYING' | 'PAYERROR' | 'SUCCESS' | 'REFUND' | 'CLOSED' | 'REVOKED';
@@ -56,6 +57,7 @@ export interface H5OrderView {
   updated_at: string;
 }
 
+/** Times are RFC 3339 in Beijing time (shared/http/time.ts), WeChat's `success_time` included. */
 export function toView(record: H5OrderRecord, now: number): H5OrderView {
   const linkValid = record.h5_url && (record.h5_url_expires_at ?? 0) > now && isPayable(record.state);
   return {
@@ -67,19 +69,24 @@ export function toView(record: H5OrderRecord, now: number): H5OrderView {
       ...(record.payer_total !== undefined ? { payer_total: record.payer_total } : {}),
     },
     ...(linkValid
-      ? { h5_url: record.h5_url, h5_url_expires_at: new Date(record.h5_url_expires_at!).toISOString() }
+      ? { h5_url: record.h5_url, h5_url_expires_at: beijingTime(record.h5_url_expires_at!) }
       : {}),
     ...(record.transaction_id ? { transaction_id: record.transaction_id } : {}),
     ...(record.trade_type ? { trade_type: record.trade_type } : {}),
     ...(record.trade_state_desc ? { trade_state_desc: record.trade_state_desc } : {}),
     ...(record.bank_type ? { bank_type: record.bank_type } : {}),
     ...(record.payer_openid ? { payer: { openid: record.payer_openid } } : {}),
-    ...(record.success_time ? { success_time: record.success_time } : {}),
-    created_at: new Date(record.created_at).toISOString(),
-    updated_at: new Date(record.updated_at).toISOString(),
+    ...optionalTime('success_time', record.success_time),
+    created_at: beijingTime(record.created_at),
+    updated_at: beijingTime(record.updated_at),
   };
 }
 
 export function isPayable(state: H5State): boolean {
   return state === 'CREATING' || state === 'NOTPAY' || state === 'USERPAYING' || state === 'PAYERROR';
+}
+
+function optionalTime<K extends string>(name: K, value: string | undefined): { [P in K]?: string } {
+  const time = wechatTime(value);
+  return (time === undefined ? {} : { [name]: time }) as { [P in K]?: string };
 }

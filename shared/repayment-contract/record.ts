@@ -2,6 +2,7 @@ import { ServiceError } from '../http/errors';
 import type { FieldProblem } from '../http/responses';
 import type { ClaimedRecord } from '../store/claims';
 import type { Item } from '../store/items';
+import { beijingTime, wechatTime } from '../http/time';
 
 /**
  * A credit-repayment contract's life on our side. PRESIGNING while our first call is in flight, UNCERTAIN when
@@ -185,11 +186,12 @@ export function toView(record: RepaymentContractRecord, repayment: RepaymentReco
       'repayment_amount_limit',
       'contract_id',
       'openid',
-      'contract_signed_time',
-      'contract_terminated_time',
       'contract_terminated_mode',
       'contract_termination_remark',
     ),
+    // WeChat's times, in our one format.
+    ...optionalTime('contract_signed_time', record.contract_signed_time),
+    ...optionalTime('contract_terminated_time', record.contract_terminated_time),
     ...(repayment ? { first_repayment: repaymentView(repayment) } : {}),
     ...(record.state === 'REJECTED' && record.refusal
       ? {
@@ -214,7 +216,7 @@ function repaymentView(r: RepaymentRecord): RepaymentView {
     ...(r.order_state !== undefined ? { order_state: r.order_state } : {}),
     ...(r.transaction_id !== undefined ? { transaction_id: r.transaction_id } : {}),
     ...(r.pay_success_amount !== undefined ? { pay_success_amount: r.pay_success_amount } : {}),
-    ...(r.success_time !== undefined ? { success_time: r.success_time } : {}),
+    ...optionalTime('success_time', r.success_time),
   };
 }
 
@@ -227,4 +229,10 @@ export function refusalError(refusal: Refusal | undefined): ServiceError {
   });
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
+/** Our times, RFC 3339 in Beijing time (shared/http/time.ts). */
+const iso = beijingTime;
+
+function optionalTime<K extends string>(name: K, value: string | undefined): { [P in K]?: string } {
+  const time = wechatTime(value);
+  return (time === undefined ? {} : { [name]: time }) as { [P in K]?: string };
+}

@@ -175,11 +175,16 @@ describe('POST /contract-orders → pay → both notifications → GET, for ever
     expect(view.payment).toMatchObject({ state: 'SUCCESS', total_fee: 888, cash_fee: 888 });
     expect(view.payment.transaction_id).toMatch(/^4200\d+/);
     expect(view.payment.transaction_id).toBe(transaction_id);
-    expect(view.payment.time_end).toMatch(/^\d{14}$/);
-    expect(view.contract).toMatchObject({ state: 'SIGNED', plan_id: String(direct.planId) });
+    // One time format (RFC 3339, Beijing), WeChat's own time_end alongside; plan_id an integer as in the request.
+    expect(view.payment.time_end).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00$/);
+    expect(view.payment.time_end_raw).toMatch(/^\d{14}$/);
+    expect(view.payment.time_end.replace(/[-:T]/g, '').slice(0, 14)).toBe(view.payment.time_end_raw);
+    expect(view.contract).toMatchObject({ state: 'SIGNED', plan_id: direct.planId });
+    expect(typeof view.contract.plan_id).toBe('number');
+    expect(view.created_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00$/);
     expect(view.contract.contract_id).toMatch(/^Wx\d+/);
     expect(view.contract.contract_id).toBe(contract_id);
-    expect(view.contract.signed_at).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+    expect(view.contract.signed_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00$/);
     expect(JSON.stringify(view)).not.toContain('openid');
 
     // Both notifications were acknowledged on first delivery (the sandbox checks the exact SUCCESS XML).
@@ -407,7 +412,7 @@ describe('notifications', () => {
     await expect.poll(async () => parse(await get(body.out_trade_no)).contract.state, { timeout: 10_000 }).toBe('TERMINATED');
     const view = parse(await get(body.out_trade_no));
     expect(view.contract).toMatchObject({ state: 'TERMINATED', contract_termination_mode: '2' });
-    expect(view.contract.terminated_at).toMatch(/^\d{4}-\d{2}-\d{2} /);
+    expect(view.contract.terminated_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00$/);
     expect(view.contract.signed_at).toBeDefined();
     expect(view.payment.state).toBe('SUCCESS');
   });
@@ -422,8 +427,9 @@ describe('notifications', () => {
     expect(view.contract).toMatchObject({
       state: 'TERMINATED',
       contract_id: 'Wx15463511252015071056489715',
-      signed_at: '2026-01-01 10:00:00',
-      terminated_at: '2026-01-02 11:00:00',
+      // WeChat's zone-less Beijing times, in our one format.
+      signed_at: '2026-01-01T10:00:00+08:00',
+      terminated_at: '2026-01-02T11:00:00+08:00',
     });
     const { code } = await records(body.out_trade_no, body.contract_code);
     expect([...code!.event_ids].sort()).toEqual(['Wx15463511252015071056489715:ADD', 'Wx15463511252015071056489715:DELETE']);
@@ -567,7 +573,8 @@ describe('GET /contract-orders/{out_trade_no}', () => {
     flow.clock.offsetMs = 61_000;
     const view = parse(await get(body.out_trade_no));
     expect(view.payment).toMatchObject({ state: 'SUCCESS', transaction_id, total_fee: 888, cash_fee: 888, bank_type: 'OTHERS' });
-    expect(view.payment.time_end).toMatch(/^\d{14}$/);
+    expect(view.payment.time_end).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00$/);
+    expect(view.payment.time_end_raw).toMatch(/^\d{14}$/);
     expect(orderQueryCalls()).toHaveLength(1);
     const { order } = await records(body.out_trade_no, body.contract_code);
     expect([...(order?.event_ids ?? [])]).toEqual([`query:${transaction_id}`]);

@@ -34,7 +34,7 @@ describe('contract view', () => {
       out_contract_code: 'RC1',
       state: 'PRESIGNED',
       redirect_url: 'https://wx.example/sign?presign_token=t',
-      redirect_url_expires_at: '2026-01-01T00:10:00.000Z',
+      redirect_url_expires_at: '2026-01-01T08:10:00+08:00',
     });
     const later = T0 + PRESIGN_TOKEN_TTL_MS;
     expect(visibleState(record(), later)).toBe('EXPIRED');
