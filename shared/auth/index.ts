@@ -1,5 +1,7 @@
 export { AuthConfigError, tokenVerifierConfigFromEnv } from './config';
 export { authorizeRoute, requiredScopeFor, ROUTE_SCOPES } from './scopes';
+export { allowedContext, refusalFor, refusedContext } from './verdict';
+export type { AuthorizerContext, AuthProblemCode, AuthRefusal } from './verdict';
 export type { ProtectedRouteKey, Scope, ScopeDecision } from './scopes';
 export {
   createTokenVerifier,
