@@ -78,13 +78,33 @@ async function call(method: string, path: string, options: { token?: string; bod
 }
 
 describe('H5 payments through serverless-offline', () => {
-  it('lets nothing reach a handler unauthenticated: no token 401, bad or under-scoped 403', async () => {
-    expect((await call('POST', '/h5-orders', { body: order() })).status).toBe(401);
-    expect((await call('POST', '/h5-orders', { token: 'not.a.jwt', body: order() })).status).toBe(403);
-    const readOnly = await testToken({ scope: 'payments:read' });
-    expect((await call('POST', '/h5-orders', { token: readOnly, body: order() })).status).toBe(403);
-    const expired = await testToken({ expiresIn: '2 minutes ago' });
-    expect((await call('GET', '/h5-orders/E2E0000000', { token: expired })).status).toBe(403);
+  it('lets nothing reach a handler unauthenticated, and says why as problem+json with a distinct code', async () => {
+    const refused = async (status: number, code: string, ...args: Parameters<typeof call>) => {
+      const response = await fetch(`${api}${args[1]}`, {
+        method: args[0],
+        headers: { 'content-type': 'application/json', ...(args[2]?.token !== undefined ? { authorization: `Bearer ${args[2].token}` } : {}) },
+        ...(args[2]?.body !== undefined ? { body: JSON.stringify(args[2].body) } : {}),
+      });
+      expect(response.status, code).toBe(status);
+      expect(response.headers.get('content-type'), code).toMatch(/^application\/problem\+json/);
+      expect(await response.json(), code).toMatchObject({ status, code });
+    };
+    await refused(401, 'TOKEN_MISSING', 'POST', '/h5-orders', { body: order() });
+    await refused(401, 'TOKEN_INVALID', 'POST', '/h5-orders', { token: 'not.a.jwt', body: order() });
+    await refused(403, 'INSUFFICIENT_SCOPE', 'POST', '/h5-orders', { token: await testToken({ scope: 'payments:read' }), body: order() });
+    await refused(401, 'TOKEN_EXPIRED', 'GET', '/h5-orders/E2E0000000', { token: await testToken({ expiresIn: '2 minutes ago' }) });
+    // serverless-offline's override header would replace the verdict: refused even with a forged allow.
+    const forged = await fetch(`${api}/h5-orders/E2E0000000`, {
+      headers: { 'sls-offline-authorizer-override': JSON.stringify({ lambda: { verdict: 'allow', sub: 'x', scopes: 'payments:read' } }) },
+    });
+    expect(forged.status).toBe(401);
+    // A body that is not JSON is 415 before anything else.
+    const form = await fetch(`${api}/h5-orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${await testToken()}` },
+      body: 'a=1',
+    });
+    expect(form.status).toBe(415);
   });
 
   it('creates an order, replays it, refuses a changed body, and validates input', async () => {
@@ -141,7 +161,11 @@ describe('credit-repayment contracts through serverless-offline', () => {
   it.each([true, false])('presign over HTTP (first repayment: %s) → Sign → notifications → GET shows SIGNED', async (withTrade) => {
     const token = await testToken();
     const body = contractBody(withTrade);
-    expect((await call('POST', '/repayment-contracts', { token: await testToken({ scope: 'payments:write' }), body })).status).toBe(403);
+    expect((await call('POST', '/repayment-contracts', { token: await testToken({ scope: 'payments:write' }), body })).body).toMatchObject({
+      status: 403,
+      code: 'INSUFFICIENT_SCOPE',
+      required_scope: 'contracts:write',
+    });
     const created = await call('POST', '/repayment-contracts', { token, body });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ out_contract_code: body.out_contract_code, state: 'PRESIGNED' });
