@@ -25,6 +25,7 @@ import {
 } from './record';
 import { createContractOrderSchema, type CreateContractOrderInput } from './schema';
 import { canonicalParams, CONTRACT_ORDER_PATH, contractOrderParams, type ContractOrderParams } from './wechat-request';
+import { wechatBudgetMs } from '../runtime/invocation';
 
 /** The states a call of ours decides the order's state from; a notification's SUCCESS or PAYERROR is never undone. */
 const CALL_FROM: readonly PaymentState[] = ['CREATING', 'UNCERTAIN'];
@@ -126,18 +127,24 @@ async function callWechat(a: Attempt, existing: ContractOrderRecord | undefined)
   const { rt, input } = a;
   const codeKey = keys.contractCode(input.contract_code);
   const reservation = await reserveCode(a, codeKey);
-  // An earlier attempt of this very request may have reached WeChat: from now on nothing is given back.
-  const earlierUnknown = existing?.state === 'UNCERTAIN' || reservation.earlierUnknown;
+  // An earlier attempt of this very request may have reached WeChat (its answer was lost, or its worker died
+  // holding the lease): from now on nothing is given back.
+  const earlierAttempt = existing !== undefined || reservation.earlierUnknown;
+  // The client's own retry (after a timeout or 5xx) is an earlier attempt too: a refusal may be WeChat
+  // recognising the first one (ORDERPAID, CONTRACT_CODE已使用).
+  let retried = false;
 
   let outcome: CallOutcome;
   try {
-    const response = await a.client.post(CONTRACT_ORDER_PATH, a.params);
+    const response = await a.client.post(CONTRACT_ORDER_PATH, a.params, { budgetMs: wechatBudgetMs('call') });
+    retried = response.attempts > 1;
     outcome = classifyAnswer(response.data, {
       outTradeNo: input.out_trade_no,
       contractCode: input.contract_code,
       tradeType: input.trade_type,
     });
   } catch (error) {
+    retried = ((error as { attempts?: number }).attempts ?? 1) > 1;
     try {
       outcome = classifyError(error);
     } catch (bug) {
@@ -152,6 +159,7 @@ async function callWechat(a: Attempt, existing: ContractOrderRecord | undefined)
     ...(outcome.kind === 'refused' ? { err_code: outcome.refusal.err_code, contract_err_code: outcome.refusal.contract_err_code } : {}),
   });
 
+  const earlierUnknown = earlierAttempt || retried;
   switch (outcome.kind) {
     case 'ok': {
       const now = rt.now();
@@ -179,9 +187,14 @@ async function callWechat(a: Attempt, existing: ContractOrderRecord | undefined)
       await completeCode(a, codeKey, reservation.token, 'UNCERTAIN');
       return { advance: { to: 'UNCERTAIN', from: CALL_FROM }, fields: { last_unknown_reason: outcome.reason } };
     case 'not_accepted':
-      if (earlierUnknown) await completeCode(a, codeKey, reservation.token, 'UNCERTAIN');
-      else await rt.claims.release(codeKey, reservation.token);
-      // Nothing changed at WeChat by this call: the order claim is given back (or, after an unknown, kept as it was).
+      if (earlierUnknown) {
+        // This call changed nothing, but an earlier one may have: both keys stay with this request until a
+        // retry of it gets a real answer.
+        await completeCode(a, codeKey, reservation.token, 'UNCERTAIN');
+        return { advance: { to: 'UNCERTAIN', from: CALL_FROM }, fields: { last_unknown_reason: outcome.error.code } };
+      }
+      await rt.claims.release(codeKey, reservation.token);
+      // Nothing changed at WeChat: both keys are given back.
       throw outcome.error;
     case 'refused': {
       const codeUsed = outcome.consumes.code || earlierUnknown;
@@ -213,7 +226,8 @@ async function reserveCode(a: Attempt, codeKey: RecordKey): Promise<{ token: str
   });
   switch (outcome.kind) {
     case 'claimed':
-      return { token: outcome.token, earlierUnknown: false };
+      // A reservation taken over from a worker that died holding it may have been sent.
+      return { token: outcome.token, earlierUnknown: outcome.record !== undefined };
     case 'conflict':
       throw codeUsed(input.contract_code);
     case 'in_progress':

@@ -8,6 +8,7 @@ import { v2ClientFor } from './client';
 import { applyPaymentResult, type PaymentResult } from './notification';
 import { toView, type ContractCodeRecord, type ContractOrderRecord, type ContractOrderView } from './record';
 import { OUT_TRADE_NO } from './schema';
+import { wechatBudgetMs } from '../runtime/invocation';
 
 export const ORDER_QUERY_PATH = '/pay/orderquery';
 
@@ -78,7 +79,11 @@ async function confirmWithWechat(rt: Runtime, order: ContractOrderRecord): Promi
     const merchant = await rt.merchants.get('direct');
     const client = v2ClientFor(merchant);
     if (!client) throw new OrderQueryError('the direct merchant secret has no apiV2Key');
-    const response = await client.post(ORDER_QUERY_PATH, { appid: order.appid, out_trade_no: order.out_trade_no });
+    const response = await client.post(
+      ORDER_QUERY_PATH,
+      { appid: order.appid, out_trade_no: order.out_trade_no },
+      { budgetMs: wechatBudgetMs('confirm') },
+    );
     const parsed = v.safeParse(orderQueryAnswerSchema, response.data);
     if (!parsed.success) {
       const data = response.data;

@@ -8,6 +8,7 @@ import { ResponseVerificationError, type WechatPayV3Client } from '../wechatpay'
 import { H5_URL_TTL_MS, isPayable, toView, type H5OrderRecord, type H5OrderView } from './record';
 import { createH5OrderSchema } from './schema';
 import { H5_ORDER_PATH, h5OrderBody } from './wechat-request';
+import { wechatBudgetMs } from '../runtime/invocation';
 
 export const H5_NOTIFY_PATH = '/notify/h5-payment';
 /** Orders are kept long enough for any refund or dispute window, then expire by TTL. */
@@ -67,7 +68,7 @@ async function requestH5Url(client: WechatPayV3Client, bytes: string): Promise<s
   // again, so one more try usually turns it into a verified answer.
   for (let attempt = 1; ; attempt += 1) {
     try {
-      const response = await client.request<{ h5_url?: unknown }>({ method: 'POST', path: H5_ORDER_PATH, body: bytes });
+      const response = await client.request<{ h5_url?: unknown }>({ method: 'POST', path: H5_ORDER_PATH, body: bytes, budgetMs: wechatBudgetMs('call') });
       const h5Url = response.data?.h5_url;
       if (typeof h5Url !== 'string' || h5Url === '') throw new ServiceError(502, 'WECHATPAY_BAD_RESPONSE', 'WeChat Pay answered without h5_url');
       return h5Url;

@@ -7,6 +7,7 @@ import { toView, type H5OrderRecord, type H5OrderView } from './record';
 import { applyTransaction, transactionSchema } from './transaction';
 import * as v from 'valibot';
 import { RequestValidationError } from '../http/validation';
+import { wechatBudgetMs } from '../runtime/invocation';
 
 /**
  * `GET /h5-orders/{out_trade_no}`. An unpaid order older than the configured age is confirmed with WeChat's query
@@ -37,6 +38,7 @@ async function confirmWithWechat(rt: Runtime, record: H5OrderRecord): Promise<H5
       method: 'GET',
       path: `/v3/pay/transactions/out-trade-no/${encodeURIComponent(record.out_trade_no)}`,
       query: { mchid: merchant.mchid },
+      budgetMs: wechatBudgetMs('confirm'),
     });
     const tx = v.parse(transactionSchema, response.data);
     const outcome = await applyTransaction(rt, tx, `query:${tx.transaction_id ?? tx.trade_state}`);

@@ -30,35 +30,45 @@ export const transactionSchema = v.looseObject({
 
 export type Transaction = v.InferOutput<typeof transactionSchema>;
 
-export type ApplyResult = TransitionResult<H5OrderRecord>['kind'] | 'unchanged';
+export type ApplyResult = TransitionResult<H5OrderRecord>['kind'] | 'unchanged' | 'unmatched';
 
 /**
- * Moves our order to the state WeChat reports, forward only, bound to our record by mchid, appid and amount.
- * An authentic event we cannot match is kept and flagged, never dropped.
+ * Moves our order to the state WeChat reports, forward only, bound to our record by mchid, appid, amount and
+ * currency. A binding field WeChat left out means "cannot match", never "matches": such an event, like one that
+ * differs, is kept and flagged, never applied and never dropped.
  */
 export async function applyTransaction(rt: Runtime, tx: Transaction, eventId: string): Promise<ApplyResult> {
   const to = tx.trade_state as H5State;
   if (to === 'NOTPAY') return 'unchanged';
-  const outcome = await applyTransition<H5OrderRecord>(rt.dynamo, rt.config.tableName, {
-    key: keys.h5Order(tx.out_trade_no),
-    to,
-    from: FORWARD_FROM[to],
-    eventId,
-    now: rt.now(),
-    returnRecord: false,
-    expect: { mchid: tx.mchid, appid: tx.appid, ...(tx.amount.total !== undefined ? { amount_total: tx.amount.total } : {}) },
-    set: {
-      transaction_id: tx.transaction_id,
-      trade_type: tx.trade_type,
-      trade_state_desc: tx.trade_state_desc,
-      bank_type: tx.bank_type,
-      success_time: tx.success_time,
-      payer_openid: tx.payer?.openid,
-      payer_total: tx.amount.payer_total,
-    },
-  });
-  if (outcome.kind === 'unknown' || outcome.kind === 'mismatch') {
-    const reason = outcome.kind === 'unknown' ? 'no such order' : `differs in ${outcome.fields.join(', ')}`;
+  const unbound = unboundFields(tx);
+  const outcome =
+    unbound.length > 0
+      ? ({ kind: 'unbound' } as const)
+      : await applyTransition<H5OrderRecord>(rt.dynamo, rt.config.tableName, {
+          key: keys.h5Order(tx.out_trade_no),
+          to,
+          from: FORWARD_FROM[to],
+          eventId,
+          now: rt.now(),
+          returnRecord: false,
+          expect: { mchid: tx.mchid, appid: tx.appid, amount_total: tx.amount.total, currency: tx.amount.currency },
+          set: {
+            transaction_id: tx.transaction_id,
+            trade_type: tx.trade_type,
+            trade_state_desc: tx.trade_state_desc,
+            bank_type: tx.bank_type,
+            success_time: tx.success_time,
+            payer_openid: tx.payer?.openid,
+            payer_total: tx.amount.payer_total,
+          },
+        });
+  if (outcome.kind === 'unknown' || outcome.kind === 'mismatch' || outcome.kind === 'unbound') {
+    const reason =
+      outcome.kind === 'unknown'
+        ? 'no such order'
+        : outcome.kind === 'unbound'
+          ? `lacks or has an impossible ${unbound.join(', ')}`
+          : `differs in ${outcome.fields.join(', ')}`;
     logger.warn('unmatched payment event', { product: 'h5', out_trade_no: tx.out_trade_no, event_id: eventId, reason });
     await recordUnmatched(rt, 'H5', tx.out_trade_no, eventId, {
       reason,
@@ -67,7 +77,25 @@ export async function applyTransaction(rt: Runtime, tx: Transaction, eventId: st
       mchid: tx.mchid,
       appid: tx.appid,
       amount_total: tx.amount.total,
+      currency: tx.amount.currency,
+      payer_total: tx.amount.payer_total,
     });
+    return outcome.kind === 'unbound' ? 'unmatched' : outcome.kind;
   }
   return outcome.kind;
+}
+
+/**
+ * The amount fields a transaction must carry to be bound to our order: the total and its currency always; for a
+ * payment, what the payer paid too, which can be less than the total (coupons) but never more, nor negative.
+ */
+function unboundFields(tx: Transaction): string[] {
+  const { total, currency, payer_total: payerTotal } = tx.amount;
+  const fields: string[] = [];
+  if (total === undefined) fields.push('amount.total');
+  if (currency === undefined) fields.push('amount.currency');
+  if (tx.trade_state === 'SUCCESS' && (payerTotal === undefined || payerTotal < 0 || (total !== undefined && payerTotal > total))) {
+    fields.push('amount.payer_total');
+  }
+  return fields;
 }

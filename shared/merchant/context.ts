@@ -2,9 +2,11 @@ import { createHmac, type KeyObject } from 'node:crypto';
 import {
   WechatPayV3Client,
   buildVerifierKeys,
+  preferredEncryptionKey,
   privateKeyFrom,
-  publicKeyFrom,
+  type EncryptionKeyChoice,
 } from '../wechatpay';
+import { ConfigError } from '../config/env';
 import type { MerchantSecret } from '../secrets/types';
 import type { Fingerprint } from '../store/claims';
 import { recordWechatAttempt } from '../runtime/metrics';
@@ -23,8 +25,11 @@ export interface MerchantContext {
   readonly verifierKeys: ReadonlyMap<string, KeyObject>;
   readonly apiV3Key: string;
   readonly apiV2Key?: string;
-  /** The WeChat Pay public key that encrypts sensitive fields, and the id sent as `Wechatpay-Serial`. */
-  readonly encryptionKey: { id: string; publicKey: KeyObject };
+  /**
+   * The WeChat Pay public key that encrypts sensitive fields at `now`, and the id sent as `Wechatpay-Serial`.
+   * Throws ConfigError when only expired certificates are left, before anything is sent.
+   */
+  encryptionKey(now?: number): EncryptionKeyChoice;
   /** Keyed fingerprint of request bytes: stable per merchant across key rotations, useless to anyone without the key. */
   fingerprint(data: string | Buffer): Fingerprint;
 }
@@ -70,11 +75,17 @@ export function fingerprinter(keys: Readonly<Record<string, string>>): (data: st
 
 export function buildMerchantContext(role: MerchantRole, secret: MerchantSecret, settings: ClientSettings): MerchantContext {
   const verifierKeys = buildVerifierKeys({ ...secret.wechatpayPublicKeys });
-  const encryptionId =
-    Object.keys(secret.wechatpayPublicKeys).find((id) => id.startsWith('PUB_KEY_ID_')) ??
-    Object.keys(secret.wechatpayPublicKeys)[0];
-  if (!encryptionId) throw new Error(`merchant ${secret.mchid} has no WeChat Pay public key`);
-  const encryptionKey = { id: encryptionId, publicKey: publicKeyFrom(secret.wechatpayPublicKeys[encryptionId]!) };
+  const pems = secret.wechatpayPublicKeys;
+  // Chosen per call: a Lambda container outlives a certificate's last valid minute.
+  const encryptionKey = (now: number = Date.now()) => {
+    const chosen = preferredEncryptionKey(pems, now);
+    if (!chosen) {
+      throw new ConfigError(
+        `merchant ${secret.mchid} has no WeChat Pay public key and no platform certificate valid now; add the current one to its secret`,
+      );
+    }
+    return chosen;
+  };
   const privateKey = privateKeyFrom(secret.merchantPrivateKey);
   const fingerprint = fingerprinter(secret.fingerprintKeys);
 
@@ -84,7 +95,7 @@ export function buildMerchantContext(role: MerchantRole, secret: MerchantSecret,
     serialNo: secret.merchantSerialNo,
     privateKey,
     verifierKeys,
-    wechatpaySerial: encryptionId,
+    wechatpaySerial: preferredEncryptionKey(pems)?.id ?? Object.keys(pems)[0]!,
   });
 
   return {

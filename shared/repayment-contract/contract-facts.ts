@@ -9,6 +9,7 @@ import { recordUnmatched } from '../store/unmatched';
 import { WechatPayApiError } from '../wechatpay';
 import { FORWARD_FROM, type RepaymentContractRecord } from './record';
 import { contractQueryPath } from './wechat-request';
+import { wechatBudgetMs, type WechatCallPurpose } from '../runtime/invocation';
 
 export const PRODUCT = 'REPAYMENT_CONTRACT';
 
@@ -80,10 +81,11 @@ export function maxState(a: WechatContractState | undefined, b: WechatContractSt
  * `GET /v3/credit-repayment/partner/contracts/{out_contract_code}`. `undefined` when WeChat has no such contract
  * (a presign that was declined, expired or never acted on creates none). Throws when WeChat gave no answer.
  */
-export async function queryContract(merchant: MerchantContext, code: string): Promise<ContractFacts | undefined> {
+export async function queryContract(merchant: MerchantContext, code: string, purpose: WechatCallPurpose): Promise<ContractFacts | undefined> {
   try {
-    const response = await merchant.v3.request<unknown>({ method: 'GET', path: contractQueryPath(code) });
-    const facts = readContractFacts(response.data);
+    const response = await merchant.v3.request<unknown>({ method: 'GET', path: contractQueryPath(code), budgetMs: wechatBudgetMs(purpose) });
+    // Our own signed question about our own code, answered under WeChat's signature: it speaks for our merchant.
+    const facts = { mchid: merchant.mchid, ...readContractFacts(response.data) };
     // A contract WeChat lists but calls CONTRACT_STATE_INVALID was never in force: no more than "no contract".
     return facts.state === undefined ? undefined : facts;
   } catch (error) {

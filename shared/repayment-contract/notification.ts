@@ -2,6 +2,7 @@ import type { V3NotificationApplier } from '../notify/v3';
 import type { MerchantContext } from '../merchant/context';
 import type { Runtime } from '../runtime/container';
 import { logger } from '../runtime/logger';
+import { wechatBudgetMs, type WechatCallPurpose } from '../runtime/invocation';
 import { keys } from '../store/keys';
 import { applyTransition } from '../store/transitions';
 import { recordUnmatched } from '../store/unmatched';
@@ -32,11 +33,15 @@ export const REPAYMENT_EVENT_TYPES = [DEDUCTION_PAY] as const;
 
 /**
  * `CREDIT_REPAYMENT.SIGN_CONTRACT` / `TERMINATE_CONTRACT` at `/notify/repayment-contract`. The event type alone
- * says what happened (signed / terminated); the payload is read for whatever it carries, and when it lacks what we
- * need (which contract, its state, its id) the query-contract API fills the gaps before anything is stored.
+ * says what happened (signed / terminated); the payload is read for whatever it carries (its field list is not
+ * published, docs/wechatpay.md), and when it lacks what we need — which contract, its state, its id, or what binds
+ * it to our record (merchant and plan) — the query-contract API fills the gaps, inside the acknowledgement budget.
+ *
+ * Nothing is applied on an unbound event: when WeChat's query gives no answer in time, the event is noted on the
+ * contract (`notified_unconfirmed_at`) and acknowledged; GET (and the recovery sweeper) confirm it with the query.
  *
  * Configure the plan's termination notify URL (解约结果通知URL, set when the plan is applied for) to this route
- * too: terminations go there, not to the presign's contract_notify_url (protocol §5.2).
+ * too: terminations go there, not to the presign's contract_notify_url (docs/wechatpay.md).
  */
 export function repaymentContractApplier(rt: Runtime): V3NotificationApplier {
   return async (notification, merchant) => {
@@ -45,21 +50,28 @@ export function repaymentContractApplier(rt: Runtime): V3NotificationApplier {
     const code = facts.out_contract_code ?? (facts.contract_id !== undefined ? await codeForContractId(rt, facts.contract_id) : undefined);
     if (code === undefined) return unmatched(rt, notification, facts.contract_id, 'names no contract we know');
 
-    if (facts.out_contract_code === undefined || facts.state === undefined || facts.contract_id === undefined) {
-      // Throws when WeChat does not answer: the 5xx makes WeChat deliver again, and we ask again then.
-      const queried = await queryContract(merchant, code);
+    if (facts.out_contract_code === undefined || facts.state === undefined || facts.contract_id === undefined || unbound(facts).length > 0) {
+      const queried = await withinAck(() => queryContract(merchant, code, 'notify'));
+      if (queried === NO_ANSWER) return awaitConfirmation(rt, keys.repaymentContract(code), notification);
       if (queried) facts = mergeFacts(queried, facts);
     }
+    const missing = unbound(facts);
+    if (missing.length > 0) return unmatched(rt, notification, facts.contract_id, `lacks ${missing.join(', ')}: cannot be bound to contract ${code}`);
     const to = maxState(implied, facts.state) ?? implied;
     return applyContractFacts(rt, code, to, facts, notification.id);
   };
 }
 
+/** What must be known before a contract event may touch our record: whose contract, under which plan. */
+function unbound(facts: ContractFacts): string[] {
+  return (['mchid', 'plan_id'] as const).filter((name) => facts[name] === undefined);
+}
+
 /**
  * `CREDIT_REPAYMENT.DEDUCTION_PAY` at `/notify/repayment`: the result of the first repayment asked for with the
  * presign (`trade_info`). Found by out_trade_no (else through the contract), bound to our record by merchant and
- * amount, applied once and forward only. A paid repayment also proves the contract was signed, so a lost or late
- * SIGN_CONTRACT cannot leave the contract looking unsigned.
+ * amount — both must be known, from the payload or the deduct-order query — applied once and forward only. A paid
+ * repayment also proves the contract was signed, so a lost or late SIGN_CONTRACT cannot leave it looking unsigned.
  */
 export function repaymentApplier(rt: Runtime): V3NotificationApplier {
   return async (notification, merchant) => {
@@ -79,60 +91,107 @@ export function repaymentApplier(rt: Runtime): V3NotificationApplier {
     const outTradeNo = facts.out_trade_no ?? (await tradeNoThroughContract(rt, facts));
     if (outTradeNo === undefined) return unmatched(rt, notification, facts.contract_id, 'names no repayment we know');
 
-    if (facts.order_state === undefined || (facts.deduct_amount === undefined && facts.pay_success_amount === undefined)) {
-      const queried = await queryDeductOrder(merchant, outTradeNo);
+    if (facts.order_state === undefined || facts.mchid === undefined || billedAmount(facts) === undefined) {
+      const queried = await withinAck(() => queryDeductOrder(merchant, outTradeNo, 'notify'));
+      if (queried === NO_ANSWER) return awaitConfirmation(rt, keys.repayment(outTradeNo), notification);
       if (queried) facts = { ...queried, ...defined(facts) };
     }
-    // Still pending at WeChat (NOT_PAY, PENDING): nothing to record yet.
-    if (facts.order_state !== undefined && !FINAL_ORDER_STATES.includes(facts.order_state)) return 'unchanged';
-    // The event is "还款成功" (repayment succeeded): that is what it means when the state is not spelt out.
-    const to = facts.order_state === 'DEDUCT_ORDER_STATE_PAY_FAIL' ? 'PAY_FAIL' : 'PAY_SUCCESS';
-    const billed = facts.deduct_amount ?? facts.pay_success_amount;
-    const outcome = await applyTransition<RepaymentRecord>(rt.dynamo, rt.config.tableName, {
-      key: keys.repayment(outTradeNo),
-      to,
-      from: REPAYMENT_FORWARD_FROM[to],
-      eventId: notification.id,
-      now: rt.now(),
-      expect: {
-        ...(facts.mchid !== undefined ? { mchid: facts.mchid } : {}),
-        ...(billed !== undefined ? { deduct_amount: billed } : {}),
-      },
-      set: {
-        order_state: facts.order_state,
-        transaction_id: facts.transaction_id,
-        pay_success_amount: facts.pay_success_amount,
-        success_time: facts.success_time,
-      },
-    });
-    if (outcome.kind === 'unknown' || outcome.kind === 'mismatch') {
-      const reason = outcome.kind === 'unknown' ? 'no such repayment' : `differs in ${outcome.fields.join(', ')}`;
-      logger.warn('unmatched repayment event', { product: 'REPAYMENT', out_trade_no: outTradeNo, event_id: notification.id, reason });
-      await recordUnmatched(rt, 'REPAYMENT', outTradeNo, notification.id, {
-        reason,
-        event_type: notification.eventType,
-        order_state: facts.order_state,
-        transaction_id: facts.transaction_id,
-        contract_id: facts.contract_id,
-        mchid: facts.mchid,
-        deduct_amount: facts.deduct_amount,
-        pay_success_amount: facts.pay_success_amount,
-      });
-      return outcome.kind;
-    }
-    if (to === 'PAY_SUCCESS') {
-      const contract: ContractFacts = {
-        ...(facts.contract_id !== undefined ? { contract_id: facts.contract_id } : {}),
-        ...(facts.openid !== undefined ? { openid: facts.openid } : {}),
-        ...(facts.mchid !== undefined ? { mchid: facts.mchid } : {}),
-      };
-      await applyContractFacts(rt, outcome.record.out_contract_code, 'SIGNED', contract, notification.id);
-    }
-    return outcome.kind;
+    return applyRepaymentFacts(rt, outTradeNo, facts, notification.id, notification.eventType);
   };
 }
 
-interface RepaymentFacts {
+/**
+ * Moves the repayment `REPAY#<out_trade_no>` to what `facts` say, bound by merchant and amount; shared by the
+ * notification and the deduct-order query (GET), so both change the record once.
+ */
+export async function applyRepaymentFacts(
+  rt: Runtime,
+  outTradeNo: string,
+  facts: RepaymentFacts,
+  eventId: string,
+  eventType: string,
+): Promise<string> {
+  // Still pending at WeChat (NOT_PAY, PENDING): nothing to record yet.
+  if (facts.order_state !== undefined && !FINAL_ORDER_STATES.includes(facts.order_state)) return 'unchanged';
+  // The event is "还款成功" (repayment succeeded): that is what it means when the state is not spelt out.
+  const to = facts.order_state === 'DEDUCT_ORDER_STATE_PAY_FAIL' ? 'PAY_FAIL' : 'PAY_SUCCESS';
+  const billed = billedAmount(facts);
+  const unboundFields = [...(facts.mchid === undefined ? ['mchid'] : []), ...(billed === undefined ? ['deduct_amount'] : [])];
+  const outcome =
+    unboundFields.length > 0
+      ? ({ kind: 'unbound' } as const)
+      : await applyTransition<RepaymentRecord>(rt.dynamo, rt.config.tableName, {
+          key: keys.repayment(outTradeNo),
+          to,
+          from: REPAYMENT_FORWARD_FROM[to],
+          eventId,
+          now: rt.now(),
+          expect: { mchid: facts.mchid, deduct_amount: billed },
+          set: {
+            order_state: facts.order_state,
+            transaction_id: facts.transaction_id,
+            pay_success_amount: facts.pay_success_amount,
+            success_time: facts.success_time,
+          },
+        });
+  if (outcome.kind === 'unknown' || outcome.kind === 'mismatch' || outcome.kind === 'unbound') {
+    const reason =
+      outcome.kind === 'unknown'
+        ? 'no such repayment'
+        : outcome.kind === 'unbound'
+          ? `lacks ${unboundFields.join(', ')}: cannot be bound to our repayment`
+          : `differs in ${outcome.fields.join(', ')}`;
+    logger.warn('unmatched repayment event', { product: 'REPAYMENT', out_trade_no: outTradeNo, event_id: eventId, reason });
+    await recordUnmatched(rt, 'REPAYMENT', outTradeNo, eventId, {
+      reason,
+      event_type: eventType,
+      order_state: facts.order_state,
+      transaction_id: facts.transaction_id,
+      contract_id: facts.contract_id,
+      mchid: facts.mchid,
+      deduct_amount: facts.deduct_amount,
+      pay_success_amount: facts.pay_success_amount,
+    });
+    return outcome.kind === 'unbound' ? 'unmatched' : outcome.kind;
+  }
+  if (to === 'PAY_SUCCESS' && outcome.kind !== 'duplicate') {
+    const contract: ContractFacts = {
+      ...(facts.contract_id !== undefined ? { contract_id: facts.contract_id } : {}),
+      ...(facts.openid !== undefined ? { openid: facts.openid } : {}),
+      ...(facts.mchid !== undefined ? { mchid: facts.mchid } : {}),
+    };
+    await applyContractFacts(rt, outcome.record.out_contract_code, 'SIGNED', contract, eventId);
+  }
+  return outcome.kind;
+}
+
+function billedAmount(facts: RepaymentFacts): string | undefined {
+  return facts.deduct_amount ?? facts.pay_success_amount;
+}
+
+const NO_ANSWER = Symbol('no answer from WeChat in time');
+
+/** A query made inside a notification request: no answer in time is an answer of its own, never a wait. */
+async function withinAck<T>(query: () => Promise<T>): Promise<T | typeof NO_ANSWER> {
+  try {
+    return await query();
+  } catch (error) {
+    logger.warn('query inside a notification gave no answer', { error: error instanceof Error ? error.name : 'unknown' });
+    return NO_ANSWER;
+  }
+}
+
+/**
+ * Notes an authentic event we could not complete in time on its record, and acknowledges it: GET (and the
+ * recovery sweeper) confirm with WeChat's query and apply what it says. Nothing else on the record changes.
+ */
+async function awaitConfirmation(rt: Runtime, key: { pk: string; sk: string }, notification: OpenedNotification): Promise<string> {
+  await rt.claims.touch(key, { notified_unconfirmed_at: rt.now(), notified_event_type: notification.eventType });
+  logger.info('notification noted for confirmation', { event_id: notification.id, event_type: notification.eventType });
+  return 'deferred';
+}
+
+export interface RepaymentFacts {
   out_trade_no?: string | undefined;
   contract_id?: string | undefined;
   out_contract_code?: string | undefined;
@@ -162,12 +221,16 @@ async function tradeNoThroughContract(rt: Runtime, facts: RepaymentFacts): Promi
   return contract?.trade_out_trade_no;
 }
 
-/** `GET /v3/credit-repayment/partner/deduct-orders/{out_trade_no}`; undefined when WeChat has no such order. */
-async function queryDeductOrder(merchant: MerchantContext, outTradeNo: string): Promise<RepaymentFacts | undefined> {
+/**
+ * `GET /v3/credit-repayment/partner/deduct-orders/{out_trade_no}`; undefined when WeChat has no such order.
+ * Our own signed question, answered under WeChat's signature: it speaks for our merchant.
+ */
+export async function queryDeductOrder(merchant: MerchantContext, outTradeNo: string, purpose: WechatCallPurpose): Promise<RepaymentFacts | undefined> {
   try {
-    const response = await merchant.v3.request<unknown>({ method: 'GET', path: deductOrderQueryPath(outTradeNo) });
+    const response = await merchant.v3.request<unknown>({ method: 'GET', path: deductOrderQueryPath(outTradeNo), budgetMs: wechatBudgetMs(purpose) });
     const d = response.data;
     return defined({
+      mchid: merchant.mchid,
       out_trade_no: field(d, 'out_trade_no'),
       contract_id: field(d, 'contract_id'),
       order_state: field(d, 'order_state'),

@@ -8,7 +8,7 @@ import { logger } from '../runtime/logger';
 import { claimedCall, type CallResult } from '../store/claimed-call';
 import { fromAttributes, toAttributes, type Item } from '../store/items';
 import { keys } from '../store/keys';
-import { MalformedResponseError, WechatPayApiError } from '../wechatpay';
+import { MalformedResponseError, WechatPayApiError, type EncryptionKey } from '../wechatpay';
 import {
   PRESIGN_TOKEN_TTL_MS,
   refusalError,
@@ -21,6 +21,7 @@ import {
 } from './record';
 import { createRepaymentContractSchema } from './schema';
 import { normalizePresign, presignBody, presignFingerprint, PRESIGN_PATH, type NormalizedPresign } from './wechat-request';
+import { wechatBudgetMs } from '../runtime/invocation';
 
 /** Longer than the v3 client's worst case (3 attempts × 5 s timeout + backoff), so the lease outlives the call. */
 const LEASE_MS = 30_000;
@@ -62,6 +63,8 @@ export async function presignRepaymentContract(rt: Runtime, body: unknown, optio
   const input = validate(createRepaymentContractSchema, body);
   const merchant = await rt.merchants.get('partner');
   const normalized = normalizePresign(input, merchant, rt.config.publicBaseUrl);
+  // Before anything is claimed: with only expired certificates nothing could be sent that WeChat can decrypt.
+  const encryptionKey = merchant.encryptionKey(rt.now());
   const code = normalized.out_contract_code;
 
   const { record, replayed } = await claimedCall<RepaymentContractRecord>({
@@ -78,7 +81,7 @@ export async function presignRepaymentContract(rt: Runtime, body: unknown, optio
         `out_contract_code ${code} was already used for a different request; a contract code is never reusable, send a new one`,
       ),
     onBusy: busy,
-    call: (existing) => callWechat(rt, merchant, normalized, existing),
+    call: (existing) => callWechat(rt, merchant, normalized, encryptionKey, existing),
   });
   return { answer: settle(rt, record, replayed), replayed };
 }
@@ -130,6 +133,7 @@ async function callWechat(
   rt: Runtime,
   merchant: MerchantContext,
   n: NormalizedPresign,
+  encryptionKey: EncryptionKey,
   existing: RepaymentContractRecord | undefined,
 ): Promise<CallResult> {
   const code = n.out_contract_code;
@@ -148,10 +152,16 @@ async function callWechat(
   }
 
   const started = rt.now();
-  const { body, wechatpaySerial } = presignBody(n, merchant);
+  const { body, wechatpaySerial } = presignBody(n, encryptionKey);
   let redirectUrl: unknown;
   try {
-    const response = await merchant.v3.request<{ redirect_url?: unknown }>({ method: 'POST', path: PRESIGN_PATH, body, wechatpaySerial });
+    const response = await merchant.v3.request<{ redirect_url?: unknown }>({
+      method: 'POST',
+      path: PRESIGN_PATH,
+      body,
+      wechatpaySerial,
+      budgetMs: wechatBudgetMs('call'),
+    });
     redirectUrl = response.data?.redirect_url;
   } catch (error) {
     if (isTransient(error) || error instanceof MalformedResponseError) {

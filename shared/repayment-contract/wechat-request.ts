@@ -1,6 +1,6 @@
 import type { Fingerprint } from '../store/claims';
 import type { MerchantContext } from '../merchant/context';
-import { encryptSensitive } from '../wechatpay';
+import { encryptSensitive, type EncryptionKey } from '../wechatpay';
 import { maskName } from './identity';
 import type { CreateRepaymentContractInput } from './schema';
 
@@ -81,10 +81,10 @@ export function presignFingerprint(normalized: NormalizedPresign, merchant: Pick
  */
 export function presignBody(
   normalized: NormalizedPresign,
-  merchant: Pick<MerchantContext, 'encryptionKey'>,
+  encryptionKey: EncryptionKey,
 ): { body: string; wechatpaySerial: string } {
-  const idNumber = encryptSensitive(normalized.real_identity.identity_id, merchant.encryptionKey);
-  const name = encryptSensitive(normalized.real_identity.real_name, merchant.encryptionKey);
+  const idNumber = encryptSensitive(normalized.real_identity.identity_id, encryptionKey);
+  const name = encryptSensitive(normalized.real_identity.real_name, encryptionKey);
   const body = {
     ...normalized,
     real_identity: {

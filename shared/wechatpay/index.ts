@@ -7,6 +7,7 @@ export {
   buildVerifierKeys,
   certificateSerial,
   preferredEncryptionKey,
+  type EncryptionKeyChoice,
   privateKeyFrom,
   publicKeyFrom,
 } from './keys';

@@ -104,18 +104,41 @@ export function certificateSerial(pem: string): string {
 
 const PUBLIC_KEY_ID_PREFIX = 'PUB_KEY_ID_';
 
+export interface EncryptionKeyChoice {
+  id: string;
+  publicKey: KeyObject;
+}
+
+/** A certificate's validity window in epoch ms; undefined for a bare public key (which does not expire). */
+function certificateValidity(pem: string): { from: number; to: number } | undefined {
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) return undefined;
+  try {
+    const cert = new X509Certificate(pem);
+    return { from: Date.parse(cert.validFrom), to: Date.parse(cert.validTo) };
+  } catch (cause) {
+    throw new InvalidKeyError('certificate PEM could not be parsed', { cause });
+  }
+}
+
 /**
- * The key to encrypt sensitive fields with, and to name in the `Wechatpay-Serial` request header:
- * the first WeChat Pay public key (`PUB_KEY_ID_…`), else the first key. Public-key mode is preferred
- * because platform certificates are being retired.
+ * The key to encrypt sensitive fields with, and to name in the `Wechatpay-Serial` request header, chosen on
+ * purpose rather than by map order: the first WeChat Pay public key (`PUB_KEY_ID_…`, which does not expire and
+ * replaces platform certificates), else the platform certificate valid at `now` that became valid last (during a
+ * certificate rollover WeChat decrypts with the newer one). Expired or not-yet-valid certificates are never
+ * chosen: a ciphertext WeChat cannot decrypt would burn a single-use contract code for nothing.
  */
 export function preferredEncryptionKey(
-  keys: ReadonlyMap<string, KeyObject>,
-): { id: string; publicKey: KeyObject } | undefined {
-  let first: { id: string; publicKey: KeyObject } | undefined;
-  for (const [id, publicKey] of keys) {
-    if (id.startsWith(PUBLIC_KEY_ID_PREFIX)) return { id, publicKey };
-    first ??= { id, publicKey };
+  pems: Readonly<Record<string, string>>,
+  now: number = Date.now(),
+): EncryptionKeyChoice | undefined {
+  let newest: { id: string; pem: string; from: number } | undefined;
+  for (const [id, pem] of Object.entries(pems)) {
+    if (id.startsWith(PUBLIC_KEY_ID_PREFIX)) return { id, publicKey: publicKeyFrom(pem) };
+    const validity = certificateValidity(pem);
+    // A bare key under a certificate-style id: usable, but a real certificate's validity wins over it.
+    const from = validity?.from ?? Number.NEGATIVE_INFINITY;
+    if (validity && (now < validity.from || now > validity.to)) continue;
+    if (!newest || from > newest.from) newest = { id, pem, from };
   }
-  return first;
+  return newest ? { id: newest.id, publicKey: publicKeyFrom(newest.pem) } : undefined;
 }

@@ -1,10 +1,11 @@
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { createRuntime, useRuntime, type Runtime } from '../../shared/runtime/container';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { createRuntime, useRuntime, type Runtime, type RuntimeOverrides } from '../../shared/runtime/container';
 import { startSandbox, type RunningSandbox } from '../../sandbox/index';
 import { localStack } from './env';
 import { serveHandlers, type LambdaHttpHandler, type ServedHandlers } from './lambda-http';
 import { authorizedRequestContext } from './authorized';
 import type { NotificationKeys } from './notifications';
+import type { MerchantSecret, SecretsLoader } from '../../shared/secrets/types';
 
 /**
  * A product flow under test, in-process: a private sandbox (so its fault switches touch no other file),
@@ -37,8 +38,8 @@ export interface FlowStack {
   requests: WechatCall[];
   /** Moves the runtimes' clock. */
   clock: FlowClock;
-  /** Another runtime over the same sandbox, table and counters, with environment overrides. */
-  runtimeWith(env: Record<string, string>): Runtime;
+  /** Another runtime over the same sandbox, table and counters, with environment (and secrets) overrides. */
+  runtimeWith(env: Record<string, string>, overrides?: Pick<RuntimeOverrides, 'secrets'>): Runtime;
   /** Makes `rt` the runtime the handlers use. */
   use(rt: Runtime): void;
   merchant(role: 'direct' | 'partner'): { mchid: string; appid: string; apiV3Key: string; apiV2Key?: string };
@@ -94,8 +95,9 @@ export async function startFlowStack(options: FlowOptions): Promise<FlowStack> {
     requests.push({ method: init?.method ?? 'GET', url: url.href, origin: url.origin, path: url.pathname, ...(authorization ? { authorization } : {}) });
     return options.intercept?.(url, init) ?? fetch(input, init);
   };
-  const runtimeWith = (env: Record<string, string>): Runtime => {
+  const runtimeWith = (env: Record<string, string>, overrides: Pick<RuntimeOverrides, 'secrets'> = {}): Runtime => {
     const rt = createRuntime({
+      ...overrides,
       env: {
         ...stack.env,
         ...(options.tableName ? { TABLE_NAME: options.tableName } : {}),
@@ -161,6 +163,12 @@ export async function startFlowStack(options: FlowOptions): Promise<FlowStack> {
   return flow;
 }
 
+/** A Lambda context whose invocation ends `remainingMs` from now (what `withInvocation` reads). */
+export function lambdaContext(remainingMs: number): Context {
+  const deadline = Date.now() + remainingMs;
+  return { getRemainingTimeInMillis: () => deadline - Date.now(), awsRequestId: 'test-request', functionName: 'test' } as Context;
+}
+
 /** An HTTP API (payload 2.0) event as a handler under test receives it. */
 export function httpEvent(body: unknown, extra: Partial<APIGatewayProxyEventV2> = {}): APIGatewayProxyEventV2 {
   return {
@@ -170,4 +178,15 @@ export function httpEvent(body: unknown, extra: Partial<APIGatewayProxyEventV2> 
     requestContext: authorizedRequestContext(),
     ...extra,
   } as APIGatewayProxyEventV2;
+}
+
+/** The flow's secrets, changed as a merchant would change them in Secrets Manager (for `runtimeWith`). */
+export function changedSecrets(flow: Pick<FlowStack, 'rt'>, change: (secret: MerchantSecret) => MerchantSecret): SecretsLoader {
+  const source = (flow.rt.merchants as unknown as { loader: SecretsLoader }).loader;
+  const changed = new WeakMap<MerchantSecret, MerchantSecret>();
+  const once = (secret: MerchantSecret) => {
+    if (!changed.has(secret)) changed.set(secret, change(secret));
+    return changed.get(secret)!;
+  };
+  return { get: async (id) => once(await source.get(id)), refresh: async (id) => once(await source.refresh(id)) };
 }

@@ -142,7 +142,10 @@ export class WechatPayV3Client {
     this.wechatpaySerial =
       options.wechatpaySerial === false
         ? undefined
-        : (options.wechatpaySerial ?? preferredEncryptionKey(this.verifierKeys)?.id);
+        : (options.wechatpaySerial ??
+          (options.verifierKeys instanceof Map
+            ? ([...options.verifierKeys.keys()].find((id) => id.startsWith('PUB_KEY_ID_')) ?? options.verifierKeys.keys().next().value)
+            : preferredEncryptionKey(options.verifierKeys as Readonly<Record<string, string>>, this.now())?.id));
     this.toleranceSeconds = options.toleranceSeconds;
   }
 

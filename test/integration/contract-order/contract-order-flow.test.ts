@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { DeleteItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, PutItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { Hash } from 'wechatpay-axios-plugin';
@@ -10,6 +10,9 @@ import { handler as contractNotifyHandler } from '../../../functions/notify/cont
 import { handler as paymentNotifyHandler } from '../../../functions/notify/contract-order-payment';
 import type { Runtime } from '../../../shared/runtime/container';
 import { keys } from '../../../shared/store/keys';
+import { createContractOrderSchema } from '../../../shared/contract-order/schema';
+import { canonicalParams, contractOrderParams } from '../../../shared/contract-order/wechat-request';
+import { validate } from '../../../shared/http/validation';
 import type { RunningSandbox } from '../../../sandbox/index';
 import { localStack, testDynamoDbClient } from '../../support/env';
 import { httpEvent, startFlowStack, type FlowStack } from '../../support/flow';
@@ -94,6 +97,13 @@ async function records(outTradeNo: string, contractCode: string) {
 async function flagged(businessKey: string): Promise<Json[]> {
   const scan = await dynamo.send(new ScanCommand({ TableName: localStack().tableName }));
   return (scan.Items ?? []).map((i) => unmarshall(i)).filter((i) => i.kind === 'UNMATCHED_EVENT' && i.business_key === businessKey);
+}
+
+/** The fingerprint the service stores for this request body (to plant a dead worker's claim). */
+async function freshFingerprint(body: Json) {
+  const merchant = await rt.merchants.get('direct');
+  const params = contractOrderParams(validate(createContractOrderSchema, body), merchant, rt.config.publicBaseUrl);
+  return merchant.fingerprint(canonicalParams(params));
 }
 
 const contractOrderCalls = () => flow.calls.filter((c) => c === 'POST /pay/contractorder');
@@ -333,6 +343,46 @@ describe('WeChat outcomes', () => {
     expect(await records(body.out_trade_no, body.contract_code)).toEqual({ order: undefined, code: undefined });
     const fixed = await create({ ...body, plan_id: direct.planId });
     expect(fixed.statusCode).toBe(201);
+  });
+
+  it('a refusal of a retried call keeps both keys: the lost first attempt may have used them', async () => {
+    // The first attempt times out, the client's own retry is refused. A refusal WeChat gives a second attempt
+    // may be it recognising the first one, so nothing is given back.
+    const body = orderBody('APP', { plan_id: 999_999 });
+    await sandbox.faults.set({ timeout: 1, timeoutMode: 'before', timeoutHangMs: 3_000, match: '/pay/contractorder' });
+    const res = await create(body);
+    expect(res.statusCode).toBe(422);
+    expect(contractOrderCalls()).toHaveLength(2);
+    const { order, code } = await records(body.out_trade_no, body.contract_code);
+    expect([order?.state, code?.state]).toEqual(['REJECTED', 'REJECTED']);
+    serial += 1n;
+    const other = { ...body, plan_id: direct.planId, request_serial: serial.toString() };
+    expect(parse(await create(other)).code).toBe('OUT_TRADE_NO_USED');
+    expect(parse(await create({ ...other, out_trade_no: `PAP${randomBytes(8).toString('hex')}` })).code).toBe('CONTRACT_CODE_USED');
+    expect(contractOrderCalls()).toHaveLength(2);
+  });
+
+  it('a crashed worker\'s claim taken over: a refusal keeps both keys', async () => {
+    const body = orderBody('APP', { plan_id: 999_999 });
+    // A worker claimed both keys and died before WeChat answered (its call may have gone out).
+    const table = localStack().tableName;
+    const fp = (await freshFingerprint(body)).value;
+    const past = Date.now() - 60_000;
+    for (const [key, extra] of [
+      [keys.contractOrder(body.out_trade_no), { kind: 'CONTRACT_ORDER', out_trade_no: body.out_trade_no, state: 'CREATING' }],
+      [keys.contractCode(body.contract_code), { kind: 'CONTRACT_CODE', contract_code: body.contract_code, out_trade_no: body.out_trade_no, state: 'RESERVED' }],
+    ] as const) {
+      await dynamo.send(
+        new PutItemCommand({
+          TableName: table,
+          Item: marshall({ ...key, ...extra, fingerprint: fp, claim_status: 'PENDING', lease_token: 'dead', lease_until: past, created_at: past, updated_at: past }),
+        }),
+      );
+    }
+    const res = await create(body);
+    expect(res.statusCode).toBe(422);
+    const { order, code } = await records(body.out_trade_no, body.contract_code);
+    expect([order?.state, code?.state]).toEqual(['REJECTED', 'REJECTED']);
   });
 
   it('CONTRACT_CODE DUPLICATION (code used outside this service) → 409; the code is burnt, the out_trade_no is not', async () => {

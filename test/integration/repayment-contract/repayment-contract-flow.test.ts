@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -12,7 +13,7 @@ import { handler as queueHandler } from '../../../functions/queue/presign-repaym
 import type { Runtime } from '../../../shared/runtime/container';
 import type { RunningSandbox } from '../../../sandbox/index';
 import { localStack, testDynamoDbClient } from '../../support/env';
-import { httpEvent, startFlowStack, type FlowStack } from '../../support/flow';
+import { changedSecrets, httpEvent, startFlowStack, type FlowStack } from '../../support/flow';
 import type { ServedHandlers } from '../../support/lambda-http';
 import { buildNotification, type NotificationKeys } from '../../support/notifications';
 
@@ -31,6 +32,8 @@ const PEOPLE = [
   { name: '上官婉儿', mask: '***儿', id: '42011119881109002x' }, // lower-case check character, sent upper-case
 ] as const;
 // The person in events/presign-repayment-contract.sqs.json, presigned by the sample-event test.
+const EXPIRED_CERT_PEM = readFileSync(new URL('../../fixtures/vectors/wechat_pay_certificate.pem', import.meta.url), 'utf8');
+const EXPIRED_CERT_SERIAL = '440024045C4A427599D09BB4E3DE0279F2E813FD';
 const SAMPLE_PERSON = { name: '诸葛孔明', id: '330106197509238882' };
 
 let flow: FlowStack;
@@ -352,6 +355,25 @@ describe('POST /repayment-contracts: a contract code is never reusable', () => {
     await sandbox.faults.set({ match: '' });
   });
 
+  it('certificate mode: an expired platform certificate is refused before WeChat is called; the code is not used', async () => {
+    const body = contractBody();
+    // The merchant still has only its old platform certificate (valid 2022-05-10 … 2025-05-09).
+    const expiredOnly = changedSecrets(flow, (secret) => ({ ...secret, wechatpayPublicKeys: { [EXPIRED_CERT_SERIAL]: EXPIRED_CERT_PEM } }));
+    flow.use(flow.runtimeWith({}, { secrets: expiredOnly }));
+    try {
+      const res = await create(body);
+      expect(res.statusCode).toBe(500);
+      expect(parse(res).code).toBe('MISCONFIGURED');
+    } finally {
+      flow.use(rt);
+    }
+    expect(presignCalls()).toBe(0);
+    expect((await get(body.out_contract_code)).statusCode).toBe(404);
+    expect(await stored(`REPAY#${body.trade_info!.out_trade_no}`, 'REPAYMENT')).toBeUndefined();
+    // Fixed secret, same request: it goes through.
+    expect((await create(body)).statusCode).toBe(201);
+  });
+
   it('GET of an unknown or malformed code', async () => {
     expect((await get(uniq('RC'))).statusCode).toBe(404);
     const bad = await get('not-a-code');
@@ -460,6 +482,7 @@ describe('notifications: every field optional, forward only', () => {
     const code = body.out_contract_code;
     const terminated = await notify('/notify/repayment-contract', 'CREDIT_REPAYMENT.TERMINATE_CONTRACT', {
       mchid: partner.mchid,
+      plan_id: body.plan_id,
       out_contract_code: code,
       contract_state: 'CONTRACT_STATE_TERMINATED',
       contract_id: `CID${code}`,
@@ -469,6 +492,7 @@ describe('notifications: every field optional, forward only', () => {
     expect(terminated.statusCode).toBe(204);
     const sign = await notify('/notify/repayment-contract', 'CREDIT_REPAYMENT.SIGN_CONTRACT', {
       mchid: partner.mchid,
+      plan_id: body.plan_id,
       out_contract_code: code,
       contract_state: 'CONTRACT_STATE_EFFECTIVE',
       contract_id: `CID${code}`,

@@ -162,3 +162,21 @@ describe('applyTransition against DynamoDB Local', () => {
     expect((await applyTransition(client, tableName, { ...request, key: key() })).kind).toBe('unknown');
   });
 });
+
+describe('applyTransition: one event id changes a record once', () => {
+  it('a redelivered event is a duplicate even where the state may repeat (late facts onto TERMINATED)', async () => {
+    const store = new ClaimStore({ client, tableName });
+    const k = key();
+    const claim = await store.claim(k, 'fp', 30_000, { state: 'CREATING' });
+    if (claim.kind !== 'claimed') throw new Error('unreachable');
+    await store.complete(k, claim.token, {}, { to: 'TERMINATED', from: ['CREATING'] });
+    const late = (signedAt: string) =>
+      applyTransition(client, tableName, { key: k, to: 'TERMINATED', from: ['TERMINATED'], eventId: 'evt-1', set: { signed_at: signedAt } });
+    expect((await late('2026-01-01 10:00:00')).kind).toBe('applied');
+    const again = await late('2099-12-31 23:59:59');
+    expect(again.kind).toBe('duplicate');
+    expect((await store.get<ClaimedRecord & { signed_at: string }>(k))?.signed_at).toBe('2026-01-01 10:00:00');
+    // A different event id still applies.
+    expect((await applyTransition(client, tableName, { key: k, to: 'TERMINATED', from: ['TERMINATED'], eventId: 'evt-2' })).kind).toBe('applied');
+  });
+});

@@ -188,10 +188,18 @@ describe('stored answers and the view', () => {
     const view = toView({ ...order, state: 'SUCCESS', transaction_id: '4200', cash_fee: 888, time_end: '20260101100000' }, code);
     expect(view).toMatchObject({
       out_trade_no: 'PAP0001',
-      payment: { state: 'SUCCESS', transaction_id: '4200', total_fee: 888, cash_fee: 888, time_end: '20260101100000' },
-      contract: { contract_code: 'C0001', plan_id: '12535', state: 'SIGNED', contract_id: 'Wx1', signed_at: '2026-01-01 10:00:00' },
-      updated_at: new Date(now + 10).toISOString(),
+      payment: {
+        state: 'SUCCESS',
+        transaction_id: '4200',
+        total_fee: 888,
+        cash_fee: 888,
+        time_end: '2026-01-01T10:00:00+08:00',
+        time_end_raw: '20260101100000',
+      },
+      contract: { contract_code: 'C0001', plan_id: 12535, state: 'SIGNED', contract_id: 'Wx1', signed_at: '2026-01-01T10:00:00+08:00' },
     });
+    expect(view.updated_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00$/);
+    expect(Date.parse(view.updated_at)).toBe(Math.floor((now + 10) / 1000) * 1000);
     expect(JSON.stringify(view)).not.toContain('openid');
     // A code record that belongs to another order says nothing about this one.
     expect(toView(order, { ...code, out_trade_no: 'OTHER' }).contract.state).toBe('PENDING');

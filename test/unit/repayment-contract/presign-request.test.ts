@@ -156,7 +156,7 @@ describe('the presign sent to WeChat', () => {
   });
 
   it('encrypts the real-name fields (RSA-OAEP) to the WeChat Pay key it names in Wechatpay-Serial', () => {
-    const { body: text, wechatpaySerial } = presignBody(normalized(), m);
+    const { body: text, wechatpaySerial } = presignBody(normalized(), m.encryptionKey());
     expect(wechatpaySerial).toBe('PUB_KEY_ID_0000000000000024101100397200000006');
     expect(text).not.toContain(ID_NUMBER);
     expect(text).not.toContain(NAME);
@@ -170,15 +170,15 @@ describe('the presign sent to WeChat', () => {
 
   it('sends the ID number with an upper-case check character', () => {
     const n = normalized({ real_identity: { identity_type: 'REAL_IDENTITY_TYPE_ID_CARD', identity_id: ID_NUMBER.toLowerCase(), real_name: NAME } });
-    const sent = JSON.parse(presignBody(n, m).body) as { real_identity: { identity_id: string } };
+    const sent = JSON.parse(presignBody(n, m.encryptionKey()).body) as { real_identity: { identity_id: string } };
     expect(decryptSensitive(sent.real_identity.identity_id, wechatpay.privateKey)).toBe(ID_NUMBER);
   });
 });
 
 describe('request fingerprint', () => {
   it('is stable across OAEP randomness: same request, different ciphertexts, one fingerprint', () => {
-    const first = presignBody(normalized(), m).body;
-    const second = presignBody(normalized(), m).body;
+    const first = presignBody(normalized(), m.encryptionKey()).body;
+    const second = presignBody(normalized(), m.encryptionKey()).body;
     expect(first).not.toBe(second);
     expect(m.fingerprint(first).value).not.toBe(m.fingerprint(second).value);
     expect(presignFingerprint(normalized(), m).value).toBe(presignFingerprint(normalized(), m).value);

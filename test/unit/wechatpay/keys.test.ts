@@ -81,14 +81,32 @@ describe('keys', () => {
     expect(() => certificateSerial(WECHATPAY_PUBLIC_KEY_PEM)).toThrow(InvalidKeyError);
   });
 
-  it('prefers the first PUB_KEY_ID_ key for encryption, else the first key', () => {
-    const certOnly = buildVerifierKeys({ '440024045C4A427599D09BB4E3DE0279F2E813FD': WECHATPAY_CERTIFICATE_PEM });
-    expect(preferredEncryptionKey(certOnly)?.id).toBe('440024045C4A427599D09BB4E3DE0279F2E813FD');
-    const mixed = buildVerifierKeys({
-      '440024045C4A427599D09BB4E3DE0279F2E813FD': WECHATPAY_CERTIFICATE_PEM,
-      PUB_KEY_ID_01: WECHATPAY_PUBLIC_KEY_PEM,
+  describe('the encryption key is chosen, not taken in map order', () => {
+    // Both fixture certificates are valid 2022-05-10 … 2025-05-09; WeChat's was issued 7 minutes after the merchant's.
+    const during = Date.parse('2023-06-01T00:00:00Z');
+    const WECHAT = '440024045C4A427599D09BB4E3DE0279F2E813FD';
+    const OLDER = '5F1C72E2A8931B72A2E13AF8DEE92471EB397115';
+
+    it('a WeChat Pay public key (PUB_KEY_ID_…) wins wherever it is, and never expires', () => {
+      const mixed = { [WECHAT]: WECHATPAY_CERTIFICATE_PEM, PUB_KEY_ID_01: WECHATPAY_PUBLIC_KEY_PEM };
+      expect(preferredEncryptionKey(mixed, during)?.id).toBe('PUB_KEY_ID_01');
+      expect(preferredEncryptionKey(mixed, Date.parse('2099-01-01T00:00:00Z'))?.id).toBe('PUB_KEY_ID_01');
     });
-    expect(preferredEncryptionKey(mixed)?.id).toBe('PUB_KEY_ID_01');
-    expect(preferredEncryptionKey(new Map())).toBeUndefined();
+
+    it('else the valid certificate that became valid last, in either order', () => {
+      expect(preferredEncryptionKey({ [OLDER]: MERCHANT_CERTIFICATE_PEM, [WECHAT]: WECHATPAY_CERTIFICATE_PEM }, during)?.id).toBe(WECHAT);
+      expect(preferredEncryptionKey({ [WECHAT]: WECHATPAY_CERTIFICATE_PEM, [OLDER]: MERCHANT_CERTIFICATE_PEM }, during)?.id).toBe(WECHAT);
+      const chosen = preferredEncryptionKey({ [WECHAT]: WECHATPAY_CERTIFICATE_PEM }, during);
+      expect(chosen?.publicKey.equals(publicKeyFrom(WECHATPAY_CERTIFICATE_PEM))).toBe(true);
+    });
+
+    it('never an expired or not-yet-valid certificate', () => {
+      const certs = { [OLDER]: MERCHANT_CERTIFICATE_PEM, [WECHAT]: WECHATPAY_CERTIFICATE_PEM };
+      expect(preferredEncryptionKey(certs, Date.parse('2025-05-09T02:04:31Z'))).toBeUndefined();
+      expect(preferredEncryptionKey(certs, Date.parse('2022-05-10T01:00:00Z'))).toBeUndefined();
+      // Between the two issue times only the older one is valid yet.
+      expect(preferredEncryptionKey(certs, Date.parse('2022-05-10T02:00:00Z'))?.id).toBe(OLDER);
+      expect(preferredEncryptionKey({})).toBeUndefined();
+    });
   });
 });
