@@ -4,6 +4,8 @@
  */
 export type TimeoutMode = 'before' | 'after';
 export type NotifyOrder = 'normal' | 'reversed';
+/** `minimal`: credit-repayment notifications carry only the business keys (their field lists are unpublished). */
+export type NotifyPayload = 'full' | 'minimal';
 
 export interface FaultSettings {
   /** Next N API calls answer 500 SYSTEM_ERROR (v2: result_code FAIL, err_code SYSTEMERROR). */
@@ -27,6 +29,11 @@ export interface FaultSettings {
   notifyOrder: NotifyOrder;
   /** Main listener closed (connections refused); the backup listener keeps serving. */
   mainDown: boolean;
+  /**
+   * `minimal`: SIGN_CONTRACT / TERMINATE_CONTRACT carry only `out_contract_code` and `contract_id`, DEDUCTION_PAY
+   * only `out_trade_no` — the least a receiver may rely on, so it must query for state, amounts and binding.
+   */
+  notifyPayload: NotifyPayload;
 }
 
 export type ApiFault = 'system-error' | 'timeout-before' | 'timeout-after';
@@ -43,6 +50,7 @@ const DEFAULTS: FaultSettings = {
   notifyDelayMs: 0,
   notifyOrder: 'normal',
   mainDown: false,
+  notifyPayload: 'full',
 };
 
 export class FaultInputError extends Error {
@@ -88,6 +96,10 @@ export class Faults {
         case 'notifyOrder':
           if (value !== 'normal' && value !== 'reversed') throw new FaultInputError('notifyOrder must be "normal" or "reversed"');
           next.notifyOrder = value;
+          break;
+        case 'notifyPayload':
+          if (value !== 'full' && value !== 'minimal') throw new FaultInputError('notifyPayload must be "full" or "minimal"');
+          next.notifyPayload = value;
           break;
         case 'match':
           if (typeof value !== 'string') throw new FaultInputError('match must be a string');
@@ -192,6 +204,10 @@ export class Faults {
 
   get notifyOrder(): NotifyOrder {
     return this.s.notifyOrder;
+  }
+
+  get notifyPayload(): NotifyPayload {
+    return this.s.notifyPayload;
   }
 
   get timeoutHangMs(): number {

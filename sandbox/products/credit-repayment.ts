@@ -170,7 +170,10 @@ function contractNotification(ctx: SandboxContext, c: RepaymentContract, event: 
     summary,
     originalType: 'credit_repayment',
     associatedData: '',
-    resource: contractNotificationResource(c),
+    resource:
+      ctx.faults.notifyPayload === 'minimal'
+        ? { out_contract_code: c.out_contract_code, contract_id: c.contract_id }
+        : contractNotificationResource(c),
     target: c.contract_notify_url,
     schedule: CREDIT_REPAYMENT_SCHEDULE,
     nowMs: ctx.clock.now(),
@@ -231,7 +234,10 @@ export function signContract(ctx: SandboxContext, c: RepaymentContract): ActionR
           summary: '信贷还款还款成功',
           originalType: 'payscore',
           associatedData: '',
-          resource: { ...resource, ...deductOrderObject(d), success_time: rfc3339(now) },
+          resource:
+            ctx.faults.notifyPayload === 'minimal'
+              ? { out_trade_no: d.out_trade_no }
+              : { ...resource, ...deductOrderObject(d), success_time: rfc3339(now) },
           target: c.trade_info.notify_url,
           schedule: CREDIT_REPAYMENT_SCHEDULE,
           nowMs: now,

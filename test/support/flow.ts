@@ -78,6 +78,7 @@ const CLEAR_FAULTS = {
   notifyCopies: 1,
   notifyOrder: 'normal',
   notifySignTest: 0,
+  notifyPayload: 'full',
 } as const;
 
 export async function startFlowStack(options: FlowOptions): Promise<FlowStack> {

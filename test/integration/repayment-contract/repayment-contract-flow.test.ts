@@ -158,7 +158,13 @@ beforeEach(async () => {
   await flow.reset();
 });
 
-describe('POST /repayment-contracts → sign → notifications → GET', () => {
+// Every flow through the sandbox's notifications runs twice: with full payloads, and with only the business keys
+// (the notifications' field lists are unpublished), where the query APIs must supply state, amounts and binding.
+describe.each(['full', 'minimal'] as const)('POST /repayment-contracts → sign → notifications → GET (%s notification payloads)', (payload) => {
+  beforeEach(async () => {
+    await sandbox.faults.set({ notifyPayload: payload });
+  });
+
   it('presigns with the first repayment, and the signing and the repayment both reach the contract', async () => {
     const body = contractBody();
     const res = await create(body);
@@ -209,8 +215,18 @@ describe('POST /repayment-contracts → sign → notifications → GET', () => {
       const attempt = await sandbox.notifications.waitFor((a) => a.seq > seqBefore && a.event === type);
       expect(attempt).toMatchObject({ ok: true, status: 204, attempt: 1, target: expect.stringContaining(served.url) });
     }
-    // The notifications were complete: no query was needed.
-    expect(flow.calls).toEqual(['POST /v3/credit-repayment/partner/contracts/h5-presign']);
+    if (payload === 'full') {
+      // The notifications were complete: no query was needed.
+      expect(flow.calls).toEqual(['POST /v3/credit-repayment/partner/contracts/h5-presign']);
+    } else {
+      // Only keys: each event was confirmed (and bound to our merchant and plan) by its query.
+      expect(new Set(flow.calls.slice(1))).toEqual(
+        new Set([
+          `GET /v3/credit-repayment/partner/contracts/${body.out_contract_code}`,
+          `GET /v3/credit-repayment/partner/deduct-orders/${body.trade_info!.out_trade_no}`,
+        ]),
+      );
+    }
 
     // The person terminates in WeChat: TERMINATE_CONTRACT moves the contract on.
     expect((await act({ out_contract_code: body.out_contract_code, action: 'terminate' })).status).toBe(200);
@@ -546,6 +562,36 @@ describe('notifications: every field optional, forward only', () => {
     expect(nothing.statusCode).toBe(204);
   });
 
+  it('with the query API hanging, a key-only notification is acknowledged inside 5 s and the next GET completes it', async () => {
+    const { body, answer } = await presigned(true);
+    const code = body.out_contract_code;
+    await sandbox.faults.set({ notifyDelayMs: 60_000 });
+    expect((await act({ url: answer.redirect_url, action: 'sign' })).status).toBe(200);
+    sandbox.notifications.cancelAll();
+    flow.use(flow.runtimeWith({ WECHATPAY_TIMEOUT_MS: '5000' }));
+    try {
+      await sandbox.faults.set({ timeout: 20, timeoutHangMs: 20_000, match: '/v3/credit-repayment/partner/' });
+      for (const [path, type, resource] of [
+        ['/notify/repayment-contract', 'CREDIT_REPAYMENT.SIGN_CONTRACT', { out_contract_code: code }],
+        ['/notify/repayment', 'CREDIT_REPAYMENT.DEDUCTION_PAY', { out_trade_no: body.trade_info!.out_trade_no }],
+      ] as const) {
+        const started = Date.now();
+        const res = await notify(path, type, resource);
+        expect(Date.now() - started).toBeLessThan(5_000);
+        expect(res.statusCode).toBe(204);
+      }
+      // Nothing applied unconfirmed; what WeChat said is noted for the next look.
+      expect(await stored(`CONTRACT#${code}`, 'CONTRACT')).toMatchObject({ state: 'PRESIGNED', notified_unconfirmed_at: expect.any(Number) });
+      expect(await stored(`REPAY#${body.trade_info!.out_trade_no}`, 'REPAYMENT')).toMatchObject({ state: 'PENDING' });
+
+      await sandbox.faults.set({ timeout: 0, match: '' });
+      const contract = await eventually(() => view(code), (v) => v.state === 'SIGNED' && v.first_repayment?.state === 'PAY_SUCCESS');
+      expect(contract.contract_id).toEqual(expect.any(String));
+    } finally {
+      flow.use(rt);
+    }
+  });
+
   it('the repayment is matched by out_trade_no and bound by amount; a wrong amount is flagged, not applied', async () => {
     const { body } = await presigned({ deduct_amount: '3000' });
     const outTradeNo = body.trade_info!.out_trade_no;
@@ -580,8 +626,72 @@ describe('notifications: every field optional, forward only', () => {
     expect(contract).toMatchObject({ state: 'SIGNED', contract_id: `CID${body.out_contract_code}` });
   });
 
-  it('duplicated and out-of-order deliveries from the sandbox change the contract once', async () => {
-    await sandbox.faults.set({ notifyCopies: 3, notifyOrder: 'reversed' });
+  const unmatchedFor = async (pk: string) => {
+    const scan = await dynamo.send(new ScanCommand({ TableName: localStack().tableName }));
+    return (scan.Items ?? []).map((i) => unmarshall(i)).filter((i) => i['pk'] === pk);
+  };
+
+  it.each([
+    ['another merchant', { mchid: '1999999999' }, 'mchid'],
+    ['another plan', { plan_id: 99_999 }, 'plan_id'],
+    ['another app', { appid: 'wx0000000000000000' }, 'appid'],
+  ])('a contract event for %s is flagged, not applied; the genuine one then applies', async (_, change, field) => {
+    const { body } = await presigned();
+    const code = body.out_contract_code;
+    const signed = (over: Record<string, unknown>) =>
+      notify('/notify/repayment-contract', 'CREDIT_REPAYMENT.SIGN_CONTRACT', {
+        mchid: partner.mchid,
+        appid: partner.appid,
+        plan_id: body.plan_id,
+        out_contract_code: code,
+        contract_state: 'CONTRACT_STATE_EFFECTIVE',
+        contract_id: `CID${code}`,
+        ...over,
+      });
+    expect((await signed(change)).statusCode).toBe(204);
+    expect((await view(code)).state).toBe('PRESIGNED');
+    const flagged = await unmatchedFor(`UNMATCHED#REPAYMENT_CONTRACT#${code}`);
+    expect(flagged).toHaveLength(1);
+    expect(flagged[0]!['reason']).toContain(field);
+    expect((await signed({})).statusCode).toBe(204);
+    expect((await view(code)).state).toBe('SIGNED');
+  });
+
+  it('a repayment for another merchant is flagged, not applied; one without mchid the query cannot confirm is flagged too', async () => {
+    const { body } = await presigned({ deduct_amount: '3000' });
+    const outTradeNo = body.trade_info!.out_trade_no;
+    const paid = (over: Record<string, unknown>) =>
+      notify('/notify/repayment', 'CREDIT_REPAYMENT.DEDUCTION_PAY', {
+        mchid: partner.mchid,
+        out_trade_no: outTradeNo,
+        order_state: 'DEDUCT_ORDER_STATE_PAY_SUCCESS',
+        deduct_amount: 3000,
+        pay_success_amount: 3000,
+        transaction_id: 'TX-1',
+        ...over,
+      });
+    expect((await paid({ mchid: '1999999999' })).statusCode).toBe(204);
+    expect((await view(body.out_contract_code)).first_repayment).toMatchObject({ state: 'PENDING' });
+    expect((await unmatchedFor(`UNMATCHED#REPAYMENT#${outTradeNo}`))[0]).toMatchObject({ reason: 'differs in mchid' });
+
+    // No mchid, and WeChat's deduct-order query does not know the order (404): nothing binds it, nothing is applied.
+    await sandbox.faults.set({ match: '' });
+    const bare = await notify('/notify/repayment', 'CREDIT_REPAYMENT.DEDUCTION_PAY', {
+      out_trade_no: outTradeNo,
+      order_state: 'DEDUCT_ORDER_STATE_PAY_SUCCESS',
+      deduct_amount: 3000,
+      pay_success_amount: 3000,
+      transaction_id: 'TX-2',
+    });
+    expect(bare.statusCode).toBe(204);
+    expect((await view(body.out_contract_code)).first_repayment).toMatchObject({ state: 'PENDING' });
+
+    expect((await paid({})).statusCode).toBe(204);
+    expect((await view(body.out_contract_code)).first_repayment).toMatchObject({ state: 'PAY_SUCCESS', transaction_id: 'TX-1' });
+  });
+
+  it.each(['full', 'minimal'] as const)('duplicated and out-of-order deliveries from the sandbox change the contract once (%s payloads)', async (payload) => {
+    await sandbox.faults.set({ notifyCopies: 3, notifyOrder: 'reversed', notifyPayload: payload });
     const { body, answer } = await presigned(true);
     const trade = body.trade_info!;
     const seqBefore = lastSeq();
