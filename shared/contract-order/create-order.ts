@@ -80,8 +80,9 @@ export async function createContractOrder(rt: Runtime, body: unknown): Promise<C
       state: 'CREATING',
       expires_at: Math.floor(rt.now() / 1000) + RETENTION_SECONDS,
     },
-    // Only a lost answer is asked again (with the identical parameters); everything else is answered from the record.
-    onRepeat: (existing) => (existing.state === 'UNCERTAIN' ? 'renew' : 'replay'),
+    // A lost answer is asked again (with the identical parameters), and so is an unpaid MWEB order whose 5-minute
+    // mweb_url ran out while its prepay_id lives on: WeChat answers the identical request with fresh links, as for H5.
+    onRepeat: (existing) => (existing.state === 'UNCERTAIN' || linkRenewable(existing, rt.now()) ? 'renew' : 'replay'),
     onConflict: () =>
       conflict('OUT_TRADE_NO_USED', `out_trade_no ${input.out_trade_no} was already used for a different contract order`),
     onBusy: busy,
@@ -110,6 +111,10 @@ function settle(rt: Runtime, record: ContractOrderRecord, replayed: boolean): Co
     case 'CREATING':
       throw busy();
     default:
+      // Paid while we asked WeChat (a renewal racing the payment): the order, not a fresh link.
+      if (!replayed && record.state === 'SUCCESS') {
+        throw conflict('ORDERPAID', `contract order ${record.out_trade_no} is already paid`);
+      }
       // A fresh answer is always handed over; a stored one only while it still opens the cashier.
       if (!replayed || answerIsUsable(record, rt.now())) return toAnswer(record);
       if (record.state === 'SUCCESS') {
@@ -122,8 +127,22 @@ function settle(rt: Runtime, record: ContractOrderRecord, replayed: boolean): Co
   }
 }
 
+/** Only the MWEB link expired: the order is unpaid and its prepay_id still usable, so WeChat can refresh the link. */
+function linkRenewable(record: ContractOrderRecord, now: number): boolean {
+  return (
+    record.state === 'NOTPAY' &&
+    record.trade_type === 'MWEB' &&
+    !answerIsUsable(record, now) &&
+    (record.prepay_expires_at ?? 0) > now + PREPAY_RENEW_MARGIN_MS
+  );
+}
+
+/** A renewed link must be worth handing out: at least this much of the prepay_id's life left. */
+const PREPAY_RENEW_MARGIN_MS = 60_000;
+
 /** Runs under the order's lease: reserve the contract code, make the one call, store what it consumed. */
 async function callWechat(a: Attempt, existing: ContractOrderRecord | undefined): Promise<CallResult> {
+  if (existing?.state === 'NOTPAY') return renewLinks(a);
   const { rt, input } = a;
   const codeKey = keys.contractCode(input.contract_code);
   const reservation = await reserveCode(a, codeKey);
@@ -134,6 +153,8 @@ async function callWechat(a: Attempt, existing: ContractOrderRecord | undefined)
   // recognising the first one (ORDERPAID, CONTRACT_CODE已使用).
   let retried = false;
 
+  // Link lifetimes are counted from before the call: WeChat's clock started no later, so ours never outlives it.
+  const started = rt.now();
   let outcome: CallOutcome;
   try {
     const response = await a.client.post(CONTRACT_ORDER_PATH, a.params, { budgetMs: wechatBudgetMs('call') });
@@ -162,26 +183,8 @@ async function callWechat(a: Attempt, existing: ContractOrderRecord | undefined)
   const earlierUnknown = earlierAttempt || retried;
   switch (outcome.kind) {
     case 'ok': {
-      const now = rt.now();
       await completeCode(a, codeKey, reservation.token, 'PENDING');
-      return {
-        advance: { to: 'NOTPAY', from: CALL_FROM },
-        fields: {
-        prepay_id: outcome.prepayId,
-        prepay_expires_at: Math.min(now + PREPAY_TTL_MS, timeExpireMs(input.time_expire) ?? Number.POSITIVE_INFINITY),
-        code_url: outcome.codeUrl,
-        mweb_url: outcome.mwebUrl,
-        mweb_url_expires_at: outcome.mwebUrl ? now + MWEB_URL_TTL_MS : undefined,
-        pay_params: payParams({
-          tradeType: input.trade_type,
-          appid: a.merchant.appid,
-          mchid: a.merchant.mchid,
-          prepayId: outcome.prepayId,
-          apiV2Key: a.apiV2Key,
-          now,
-        }),
-        },
-      };
+      return { advance: { to: 'NOTPAY', from: CALL_FROM }, fields: answerFields(a, outcome, started) };
     }
     case 'unknown':
       await completeCode(a, codeKey, reservation.token, 'UNCERTAIN');
@@ -206,6 +209,58 @@ async function callWechat(a: Attempt, existing: ContractOrderRecord | undefined)
       if (!orderUsed) throw refusalError(outcome.refusal);
       return { advance: { to: 'REJECTED', from: CALL_FROM }, fields: { refusal: outcome.refusal } };
     }
+  }
+}
+
+/** What an accepted call stores: the prepay, its links and the client's pay parameters, timed from `started`. */
+function answerFields(a: Attempt, outcome: Extract<CallOutcome, { kind: 'ok' }>, started: number): Item {
+  const { input } = a;
+  return {
+    prepay_id: outcome.prepayId,
+    prepay_expires_at: Math.min(started + PREPAY_TTL_MS, timeExpireMs(input.time_expire) ?? Number.POSITIVE_INFINITY),
+    code_url: outcome.codeUrl,
+    mweb_url: outcome.mwebUrl,
+    mweb_url_expires_at: outcome.mwebUrl ? started + MWEB_URL_TTL_MS : undefined,
+    pay_params: payParams({
+      tradeType: input.trade_type,
+      appid: a.merchant.appid,
+      mchid: a.merchant.mchid,
+      prepayId: outcome.prepayId,
+      apiV2Key: a.apiV2Key,
+      now: started,
+    }),
+  };
+}
+
+/**
+ * The identical request for an unpaid order whose link ran out: WeChat already holds the order and the contract
+ * code, so nothing is reserved and nothing can be given back — an answer refreshes the links, anything else leaves
+ * both records as they are and tells the caller (paid, closed, or try again).
+ */
+async function renewLinks(a: Attempt): Promise<CallResult> {
+  const { rt, input } = a;
+  const started = rt.now();
+  let outcome: CallOutcome;
+  try {
+    const response = await a.client.post(CONTRACT_ORDER_PATH, a.params, { budgetMs: wechatBudgetMs('call') });
+    outcome = classifyAnswer(response.data, { outTradeNo: input.out_trade_no, contractCode: input.contract_code, tradeType: input.trade_type });
+  } catch (error) {
+    outcome = classifyError(error);
+  }
+  logger.info('contractorder renewed', { out_trade_no: input.out_trade_no, outcome: outcome.kind });
+  switch (outcome.kind) {
+    case 'ok':
+      // A notification may have paid the order meanwhile: the state stays, and the view then shows no link.
+      return { advance: { to: 'NOTPAY', from: ['NOTPAY'] }, fields: answerFields(a, outcome, started) };
+    case 'unknown':
+      throw unavailable('WeChat Pay did not give a usable answer; send the same request again');
+    case 'not_accepted':
+      throw outcome.error;
+    case 'refused':
+      if (outcome.refusal.err_code === 'ORDERPAID') {
+        throw conflict('ORDERPAID', `contract order ${input.out_trade_no} is already paid`);
+      }
+      throw refusalError(outcome.refusal);
   }
 }
 

@@ -186,7 +186,9 @@ async function withinAck<T>(query: () => Promise<T>): Promise<T | typeof NO_ANSW
  * recovery sweeper) confirm with WeChat's query and apply what it says. Nothing else on the record changes.
  */
 async function awaitConfirmation(rt: Runtime, key: { pk: string; sk: string }, notification: OpenedNotification): Promise<string> {
-  await rt.claims.touch(key, { notified_unconfirmed_at: rt.now(), notified_event_type: notification.eventType });
+  // updated_at moves too: a refused code WeChat says something about must not be handed to another request.
+  const now = rt.now();
+  await rt.claims.touch(key, { notified_unconfirmed_at: now, notified_event_type: notification.eventType, updated_at: now });
   logger.info('notification noted for confirmation', { event_id: notification.id, event_type: notification.eventType });
   return 'deferred';
 }

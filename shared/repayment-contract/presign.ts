@@ -80,6 +80,9 @@ export async function presignRepaymentContract(rt: Runtime, body: unknown, optio
         CONTRACT_CODE_USED,
         `out_contract_code ${code} was already used for a different request; a contract code is never reusable, send a new one`,
       ),
+    // A code whose presign WeChat refused outright (nothing created) serves a corrected request.
+    reclaimable: (existing) =>
+      existing.state === 'REJECTED' && existing.reusable === true && existing.notified_unconfirmed_at === undefined,
     onBusy: busy,
     call: (existing) => callWechat(rt, merchant, normalized, encryptionKey, existing),
   });
@@ -173,8 +176,10 @@ async function callWechat(
       // After an earlier attempt (ours before, or the client's own retry after a timeout or 5xx) the refusal may be
       // WeChat recognising our first call ("out_contract_code已使用"): then nothing is given back.
       const retried = (error.attempts ?? 1) > 1;
-      if (n.trade_info && !earlierAttempt && !retried) await releaseRepayment(rt, n.trade_info.out_trade_no, code);
-      return rejected(wechatRefusal(error));
+      const definitive = !earlierAttempt && !retried && !namesUsedKey(error);
+      if (n.trade_info && definitive) await releaseRepayment(rt, n.trade_info.out_trade_no, code);
+      // Stored either way, so GET tells a queued request's sender why; only a definitive refusal frees the code.
+      return rejected(wechatRefusal(error), definitive);
     }
     if (error instanceof WechatPayApiError && earlierAttempt) {
       logger.warn('presign answer lost', { out_contract_code: code, error: error.code });
@@ -203,7 +208,18 @@ async function callWechat(
 /** The states a presign call decides from; anything a notification reported stays. */
 const CALL_FROM: readonly ContractState[] = ['PRESIGNING', 'UNCERTAIN'];
 
-const rejected = (refusal: Refusal): CallResult => ({ advance: { to: 'REJECTED', from: CALL_FROM }, fields: { refusal } });
+const rejected = (refusal: Refusal, reusable = false): CallResult => ({
+  advance: { to: 'REJECTED', from: CALL_FROM },
+  fields: { refusal, ...(reusable ? { reusable: true } : {}) },
+});
+
+/**
+ * A refusal saying one of our keys is taken ("out_contract_code已使用", "…已存在", "…重复") means WeChat holds it:
+ * the code stays used. Any other first-attempt 4xx created nothing and the code may be corrected and sent again.
+ */
+function namesUsedKey(error: WechatPayApiError): boolean {
+  return /已使用|已存在|重复/.test(error.message);
+}
 const uncertain = (lastError: string): CallResult => ({ advance: { to: 'UNCERTAIN', from: CALL_FROM }, fields: { last_error: lastError } });
 
 function wechatRefusal(error: WechatPayApiError): Refusal {

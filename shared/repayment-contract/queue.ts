@@ -89,8 +89,8 @@ function codeIn(body: string): string | undefined {
 
 /**
  * An invalid queued presign never reaches WeChat, but its sender learns of it only through
- * `GET /repayment-contracts/{code}`: the code gets a REJECTED record naming the fields (never their values) and,
- * like any used code, is not taken again. A code that is unreadable, or already taken, gets a message-level record.
+ * `GET /repayment-contracts/{code}`: the code gets a REJECTED record naming the fields (never their values), which
+ * a corrected request (HTTP or queued) may take over, since nothing reached WeChat. A code that is unreadable, or already taken, gets a message-level record.
  */
 async function recordInvalid(rt: Runtime, message: Pick<SQSRecord, 'messageId' | 'body'>, errors: FieldProblem[]): Promise<QueueOutcome> {
   const refusal: Refusal = {
@@ -114,6 +114,8 @@ async function recordInvalid(rt: Runtime, message: Pick<SQSRecord, 'messageId' |
             source: 'queue',
             message_id: message.messageId,
             refusal,
+            // Nothing reached WeChat: a corrected request may take the code.
+            reusable: true,
             fingerprint: NO_REQUEST,
             claim_status: 'DONE',
             created_at: now,

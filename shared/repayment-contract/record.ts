@@ -67,6 +67,8 @@ export interface RepaymentContractRecord extends ClaimedRecord {
   redirect_url_expires_at?: number;
   last_error?: string;
   refusal?: Refusal;
+  /** Refused before anything was created at WeChat: a corrected request may take the code (see `presign`). */
+  reusable?: boolean;
   contract_id?: string;
   openid?: string;
   contract_signed_time?: string;

@@ -18,6 +18,8 @@ export interface ClaimedCallOptions<T extends ClaimedRecord> {
   onRepeat: (record: T) => 'replay' | 'renew';
   /** The key is held by a different request. */
   onConflict: (record: T) => Error;
+  /** A record held by a different request that it gave up (nothing consumed at WeChat): this request may take it. */
+  reclaimable?: (record: T) => boolean;
   leaseMs?: number;
   /** How long a duplicate waits for the worker that holds the lease before asking its caller to retry. */
   waitMs?: number;
@@ -51,8 +53,13 @@ export async function claimedCall<T extends ClaimedRecord>(options: ClaimedCallO
     switch (outcome.kind) {
       case 'claimed':
         return { record: await callUnderLease(options, outcome.token, outcome.record), replayed: false };
-      case 'conflict':
-        throw options.onConflict(outcome.record);
+      case 'conflict': {
+        if (!options.reclaimable?.(outcome.record)) throw options.onConflict(outcome.record);
+        const token = await claims.reclaim(key, outcome.record, fingerprint, leaseMs, options.initial);
+        // Another corrected request took it first: look again (it is theirs now, or free again).
+        if (!token) continue;
+        return { record: await callUnderLease(options, token, undefined), replayed: false };
+      }
       case 'in_progress':
         await claims.waitWhileLeased<T>(key, options.waitMs ?? DEFAULT_WAIT_MS);
         continue;

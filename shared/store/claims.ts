@@ -148,6 +148,47 @@ export class ClaimStore {
   }
 
   /**
+   * Replaces a DONE record its request gave up (a definitive refusal that consumed nothing at WeChat) with a new
+   * claim for another request. Conditioned on the record being exactly the one the caller saw, so of two corrected
+   * requests only one gets the key; undefined when someone else was first.
+   */
+  async reclaim(
+    key: RecordKey,
+    seen: ClaimedRecord,
+    requestFingerprint: Fingerprint | string,
+    leaseMs: number,
+    attributes: Item = {},
+  ): Promise<string | undefined> {
+    const fingerprint = typeof requestFingerprint === 'string' ? exactFingerprint(requestFingerprint) : requestFingerprint;
+    const now = this.now();
+    const token = randomUUID();
+    const item: ClaimedRecord = {
+      ...attributes,
+      ...key,
+      fingerprint: fingerprint.value,
+      claim_status: 'PENDING',
+      lease_token: token,
+      lease_until: now + leaseMs,
+      created_at: now,
+      updated_at: now,
+    };
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: toAttributes(item),
+          ConditionExpression: 'fingerprint = :seenFp AND claim_status = :done AND updated_at = :seenAt AND attribute_not_exists(lease_token)',
+          ExpressionAttributeValues: toAttributes({ ':seenFp': seen.fingerprint, ':done': 'DONE', ':seenAt': seen.updated_at }),
+        }),
+      );
+      return token;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+
+  /**
    * Takes the lease on a DONE record to renew its result (e.g. an H5 link that expired). `storedFingerprint` is
    * the record's own value, which the caller already matched to its request.
    */

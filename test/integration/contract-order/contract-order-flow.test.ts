@@ -266,16 +266,37 @@ describe('idempotency', () => {
     expect(contractOrderCalls()).toHaveLength(1);
   });
 
-  it('MWEB: the stored answer only while mweb_url is valid (5 min)', async () => {
+  it('MWEB: the stored answer while mweb_url is valid (5 min); then the identical request renews it, as for H5', async () => {
     const body = orderBody('MWEB');
     const first = parse(await create(body));
     flow.clock.offsetMs = 4 * 60_000;
     expect(parse(await create(body)).mweb_url).toBe(first.mweb_url);
+    expect(contractOrderCalls()).toHaveLength(1);
     flow.clock.offsetMs = 5 * 60_000;
+    const renewed = await create(body);
+    expect(renewed.statusCode, renewed.body).toBe(201);
+    expect(contractOrderCalls()).toHaveLength(2);
+    expect(Date.parse(parse(renewed).mweb_url_expires_at)).toBeGreaterThan(Date.parse(first.mweb_url_expires_at) + 4 * 60_000);
+    expect(parse(renewed).prepay_id).toEqual(expect.any(String));
+    // Still one order at WeChat, and the contract code stays with it.
+    expect(sandbox.state.listOrders().filter((o: Json) => o.out_trade_no === body.out_trade_no)).toHaveLength(1);
+    expect((await records(body.out_trade_no, body.contract_code)).code?.state).toBe('PENDING');
+    // Replayed again while the new link lives.
+    expect(parse(await create(body)).mweb_url_expires_at).toBe(parse(renewed).mweb_url_expires_at);
+    expect(contractOrderCalls()).toHaveLength(2);
+  });
+
+  it('MWEB: a renewal of a paid order answers 409 ORDERPAID, never a link', async () => {
+    const body = orderBody('MWEB');
+    const first = parse(await create(body));
+    await sandbox.faults.set({ notifyDelayMs: 60_000 });
+    expect((await act({ url: first.mweb_url, action: 'pay' })).status).toBe(200);
+    sandbox.notifications.cancelAll(); // the payment notification is late: our record still says NOTPAY
+    flow.clock.offsetMs = 6 * 60_000;
     const res = await create(body);
     expect(res.statusCode).toBe(409);
-    expect(parse(res).code).toBe('PREPAY_EXPIRED');
-    expect(contractOrderCalls()).toHaveLength(1);
+    expect(parse(res).code).toBe('ORDERPAID');
+    expect((await records(body.out_trade_no, body.contract_code)).order?.state).toBe('NOTPAY');
   });
 
   it('400 naming every bad field, service-owned fields refused, nothing sent', async () => {

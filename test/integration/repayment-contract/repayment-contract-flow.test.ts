@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { DeleteItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler as createHandler } from '../../../functions/http/create-repayment-contract';
@@ -330,7 +330,7 @@ describe('POST /repayment-contracts: a contract code is never reusable', () => {
     expect(await stored(`CONTRACT#${body.out_contract_code}`, 'CONTRACT')).toBeUndefined();
   });
 
-  it('a WeChat refusal is stored and answered again without a call; the code stays used', async () => {
+  it('a definitive WeChat refusal is answered again without a call, and the corrected request may use the same code', async () => {
     const body = contractBody({ over: { plan_id: 'NOT_MY_PLAN' } });
     const res = await create(body);
     expect(res.statusCode).toBe(422);
@@ -341,8 +341,26 @@ describe('POST /repayment-contracts: a contract code is never reusable', () => {
     expect(await view(body.out_contract_code)).toMatchObject({ state: 'REJECTED', error: { code: 'PARAM_ERROR' } });
     // The first repayment's out_trade_no was given back (WeChat consumed nothing).
     expect(await stored(`REPAY#${body.trade_info!.out_trade_no}`, 'REPAYMENT')).toBeUndefined();
-    const fixed = await create({ ...body, plan_id: 'PLAN_REPAY_001' });
-    expect(parse(fixed).code).toBe('CONTRACT_CODE_USED');
+    // WeChat created nothing: the corrected request takes the code, once, even when sent twice at the same time.
+    const fixedBody = { ...body, plan_id: 'PLAN_REPAY_001' };
+    const [fixed, racing] = await Promise.all([create(fixedBody), create(fixedBody)]);
+    expect([fixed.statusCode, racing.statusCode].sort()).toEqual([201, 201]);
+    expect(presignCalls()).toBe(2);
+    expect(await view(body.out_contract_code)).toMatchObject({ state: 'PRESIGNED', plan_id: 'PLAN_REPAY_001' });
+    // And it is used now: neither the refused body nor another one gets it back.
+    expect(parse(await create(body)).code).toBe('CONTRACT_CODE_USED');
+  });
+
+  it('a refusal saying the code is taken keeps it used', async () => {
+    const body = contractBody({ trade: false });
+    expect((await create(body)).statusCode).toBe(201);
+    // Another system presigned this code with WeChat: our store does not know it.
+    await dynamo.send(new DeleteItemCommand({ TableName: localStack().tableName, Key: marshall({ pk: `CONTRACT#${body.out_contract_code}`, sk: 'CONTRACT' }) }));
+    const res = await create({ ...body, repayment_day: 7 });
+    expect(res.statusCode).toBe(422);
+    expect(parse(res).wechatpay.message ?? parse(res).message).toContain('已使用');
+    expect(parse(await create({ ...body, repayment_day: 8 })).code).toBe('CONTRACT_CODE_USED');
+    expect(presignCalls()).toBe(2);
   });
 
   it('a lost answer is 503, and only the identical request may ask again', async () => {
@@ -468,11 +486,18 @@ describe('presign from the queue (SQS, ReportBatchItemFailures)', () => {
     expect(presignCalls()).toBe(1);
     expect(await stored(`PRESIGNMSG#${invalidMessage.messageId}`, 'REJECTED')).toBeUndefined();
 
-    // A different request for a code already used is refused at message level; the contract is untouched.
-    const conflicting = sqsRecord({ ...refused, plan_id: 'PLAN_REPAY_001' });
+    // Refused outright (by us, or definitively by WeChat): the corrected message takes the code and presigns.
+    const corrected = sqsRecord({ ...refused, plan_id: 'PLAN_REPAY_001' });
+    const correctedInvalid = sqsRecord({ ...invalid, real_identity: { ...invalid.real_identity, identity_id: PEOPLE[0].id, real_name: PEOPLE[0].name } });
+    expect(await queueHandler(sqs(corrected, correctedInvalid))).toEqual({ batchItemFailures: [] });
+    expect((await view(refused.out_contract_code)).state).toBe('PRESIGNED');
+    expect((await view(invalid.out_contract_code)).state).toBe('PRESIGNED');
+
+    // Now used: a different request for it is refused at message level, and the contract is untouched.
+    const conflicting = sqsRecord({ ...refused, repayment_day: 9 });
     expect(await queueHandler(sqs(conflicting))).toEqual({ batchItemFailures: [] });
     expect(await stored(`PRESIGNMSG#${conflicting.messageId}`, 'REJECTED')).toMatchObject({ refusal: { code: 'CONTRACT_CODE_USED' } });
-    expect((await view(refused.out_contract_code)).error.code).toBe('PARAM_ERROR');
+    expect((await view(refused.out_contract_code)).state).toBe('PRESIGNED');
   });
 
   it('the sample event in events/ is a valid presign message', async () => {

@@ -180,3 +180,26 @@ describe('applyTransition: one event id changes a record once', () => {
     expect((await applyTransition(client, tableName, { key: k, to: 'TERMINATED', from: ['TERMINATED'], eventId: 'evt-2' })).kind).toBe('applied');
   });
 });
+
+describe('ClaimStore.reclaim: a given-up key goes to one new request', () => {
+  it('of two requests reclaiming the same refused record, exactly one gets it; a changed record is not reclaimed', async () => {
+    const store = new ClaimStore({ client, tableName });
+    const k = key();
+    const first = await store.claim(k, 'fp-refused', 30_000, { state: 'CREATING' });
+    if (first.kind !== 'claimed') throw new Error('unreachable');
+    const seen = await store.complete(k, first.token, { reusable: true }, { to: 'REJECTED', from: ['CREATING'] });
+    const tokens = await Promise.all([store.reclaim(k, seen, 'fp-a', 30_000), store.reclaim(k, seen, 'fp-b', 30_000)]);
+    expect(tokens.filter(Boolean)).toHaveLength(1);
+    const now = await store.get<ClaimedRecord>(k);
+    expect(['fp-a', 'fp-b']).toContain(now?.fingerprint);
+    expect(now?.claim_status).toBe('PENDING');
+
+    // A record that moved on since it was read (another update) is not replaced.
+    const other = key();
+    const c = await store.claim(other, 'fp-x', 30_000, { state: 'CREATING' });
+    if (c.kind !== 'claimed') throw new Error('unreachable');
+    const stale = await store.complete(other, c.token, {}, { to: 'REJECTED', from: ['CREATING'] });
+    await store.touch(other, { note: 'a notification arrived', updated_at: stale.updated_at + 1 });
+    expect(await store.reclaim(other, stale, 'fp-y', 30_000)).toBeUndefined();
+  });
+});
