@@ -58,6 +58,7 @@ export {
   verifyV2,
 } from './v2/sign';
 export { DEFAULT_MAX_XML_BYTES, type ParseXmlOptions, buildXml, parseXml } from './v2/xml';
+export { RefundInfoError, decryptRefundInfo } from './v2/refund-info';
 
 export {
   type AttemptEvent,

@@ -33,6 +33,8 @@ export function buildXml<P extends V2ParamsLike<P>>(input: P): string {
 export interface ParseXmlOptions {
   /** Inputs above this many bytes are refused before they are decoded. */
   maxBytes?: number;
+  /** The root element's name: `xml` for every APIv2 document, `root` inside a refund notification's `req_info`. */
+  root?: string;
 }
 
 // preserveOrder keeps text and CDATA pieces apart (so only text is trimmed) and shows repeated
@@ -171,20 +173,21 @@ export function parseXml(input: string | Uint8Array, options: ParseXmlOptions = 
     // e.g. fast-xml-parser's refusal of names such as __proto__ or constructor.
     throw new XmlShapeError('XML could not be parsed', { cause });
   }
+  const rootName = options.root ?? 'xml';
   const root = document[0];
-  if (document.length !== 1 || root === undefined || !Array.isArray(root['xml'])) {
-    throw new XmlShapeError('root element must be <xml>');
+  if (document.length !== 1 || root === undefined || !Array.isArray(root[rootName])) {
+    throw new XmlShapeError(`root element must be <${rootName}>`);
   }
   if (root[':@'] !== undefined) throw new XmlShapeError('attributes are not allowed');
 
   const params: Record<string, string> = {};
   const seen = new Set<string>();
-  for (const node of root['xml'] as OrderedNode[]) {
+  for (const node of root[rootName] as OrderedNode[]) {
     if (typeof node['#text'] === 'string') {
       if (isWhitespace(node['#text'])) continue;
-      throw new XmlShapeError('text directly inside <xml> is not allowed');
+      throw new XmlShapeError(`text directly inside <${rootName}> is not allowed`);
     }
-    if (node['#cdata'] !== undefined) throw new XmlShapeError('CDATA directly inside <xml> is not allowed');
+    if (node['#cdata'] !== undefined) throw new XmlShapeError(`CDATA directly inside <${rootName}> is not allowed`);
     if (node[':@'] !== undefined) throw new XmlShapeError('attributes are not allowed');
     const names = Object.keys(node);
     const name = names[0];
