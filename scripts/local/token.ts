@@ -1,7 +1,9 @@
 import { importPKCS8, SignJWT } from 'jose';
 import type { LocalJwtConfig } from './generate';
+import { ROUTE_SCOPES } from '../../shared/auth/scopes';
 
-export const DEV_TOKEN_SCOPE = 'payments:write payments:read contracts:write contracts:read';
+/** Every scope a route uses: derived from the route table, so a new route's scope is minted too. */
+export const DEV_TOKEN_SCOPE = [...new Set(Object.values(ROUTE_SCOPES))].join(' ');
 
 export interface DevTokenOptions {
   /** Space-separated scopes. Default: every scope of the API. */

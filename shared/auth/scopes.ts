@@ -10,6 +10,10 @@ export const ROUTE_SCOPES = {
   'GET /repayment-contracts/{out_contract_code}': 'contracts:read',
   'POST /contract-orders': 'payments:write',
   'GET /contract-orders/{out_trade_no}': 'payments:read',
+  'POST /h5-orders/{out_trade_no}/close': 'payments:write',
+  'POST /contract-orders/{out_trade_no}/close': 'payments:write',
+  'POST /refunds': 'refunds:write',
+  'GET /refunds/{out_refund_no}': 'refunds:read',
 } as const satisfies Record<string, string>;
 
 export type ProtectedRouteKey = keyof typeof ROUTE_SCOPES;

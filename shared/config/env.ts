@@ -12,6 +12,16 @@ export interface AppConfig {
   /** A NOTPAY order older than this is confirmed with WeChat's query API before a GET answers. */
   h5QueryAfterSeconds: number;
   wechatpayTimeoutMs: number;
+  /**
+   * Where the APIv2 calls that need mutual TLS go (`/secapi/…`): WeChat's own hosts unless set (the sandbox
+   * serves them on a listener of its own), and a CA to trust for that listener (offline only).
+   */
+  wechatpayMtlsBaseUrls: string[];
+  wechatpayTlsCaPem?: string;
+  /** WeChat wants partial refunds of one order at least this far apart; refused by us before calling it. */
+  refundMinIntervalSeconds: number;
+  /** A PROCESSING refund older than this is confirmed with the refund query before a GET answers. */
+  refundQueryAfterSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -85,5 +95,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     serviceProviderSecretId: required(env, 'SERVICE_PROVIDER_SECRET_ID'),
     h5QueryAfterSeconds: integer(env, 'H5_QUERY_AFTER_SECONDS', 60),
     wechatpayTimeoutMs: integer(env, 'WECHATPAY_TIMEOUT_MS', 5000),
+    wechatpayMtlsBaseUrls: env.WECHATPAY_MTLS_BASE_URL?.trim() ? [origin(env, 'WECHATPAY_MTLS_BASE_URL')] : backup ? [main, backup] : [main],
+    ...(env.WECHATPAY_TLS_CA_PEM?.trim() ? { wechatpayTlsCaPem: env.WECHATPAY_TLS_CA_PEM } : {}),
+    refundMinIntervalSeconds: integer(env, 'REFUND_MIN_INTERVAL_SECONDS', 60),
+    refundQueryAfterSeconds: integer(env, 'REFUND_QUERY_AFTER_SECONDS', 60),
   };
 }

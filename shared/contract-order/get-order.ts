@@ -9,6 +9,8 @@ import { applyPaymentResult, type PaymentResult } from './notification';
 import { toView, type ContractCodeRecord, type ContractOrderRecord, type ContractOrderView } from './record';
 import { OUT_TRADE_NO } from './schema';
 import { wechatBudgetMs } from '../runtime/invocation';
+import { orderRefundsView, type OrderRefundsView } from '../refund/record';
+import { refundsOf } from '../refund/orders';
 
 export const ORDER_QUERY_PATH = '/pay/orderquery';
 
@@ -18,7 +20,7 @@ export const ORDER_QUERY_PATH = '/pay/orderquery';
  * than `H5_QUERY_AFTER_SECONDS` (and not checked within that time) is first confirmed with WeChat's APIv2
  * `/pay/orderquery`, so a lost payment notification cannot leave a paid order looking unpaid.
  */
-export async function getContractOrder(rt: Runtime, outTradeNo: string | undefined): Promise<ContractOrderView> {
+export async function getContractOrder(rt: Runtime, outTradeNo: string | undefined): Promise<ContractOrderView & Partial<OrderRefundsView>> {
   if (!outTradeNo || !OUT_TRADE_NO.test(outTradeNo)) {
     throw new RequestValidationError([{ field: 'out_trade_no', message: 'must be 1-32 characters of 0-9 A-Z a-z _ - | *' }]);
   }
@@ -27,7 +29,9 @@ export async function getContractOrder(rt: Runtime, outTradeNo: string | undefin
   if (!order || order.kind !== 'CONTRACT_ORDER' || order.state === 'CREATING') throw notFound(`contract order ${outTradeNo}`);
   if (needsConfirmation(rt, order)) order = (await confirmWithWechat(rt, order)) ?? order;
   const code = await rt.claims.get<ContractCodeRecord>(keys.contractCode(order.contract_code));
-  return toView(order, code);
+  const view = toView(order, code);
+  // A paid order shows what was refunded of it (refunds are their own records, listed on the order).
+  return order.state === 'SUCCESS' ? { ...view, ...orderRefundsView(await refundsOf(rt, order)) } : view;
 }
 
 function needsConfirmation(rt: Runtime, order: ContractOrderRecord): boolean {

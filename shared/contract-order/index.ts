@@ -1,5 +1,6 @@
 export { createContractOrder, type CreateContractOrderResult } from './create-order';
 export { getContractOrder } from './get-order';
+export { closeContractOrder } from './close-order';
 export { contractOrderContractApplier, contractOrderPaymentApplier } from './notification';
 export { payParams, type AppPayParams, type JsapiPayParams, type PayParams } from './pay-params';
 export { createContractOrderSchema, type CreateContractOrderInput } from './schema';

@@ -21,12 +21,14 @@ import { beijingTime, wechatTime } from '../http/time';
  * refused the order after something was consumed (kept so the same request gets the same refusal).
  * Then WeChat's own: NOTPAY → SUCCESS, or PAYERROR.
  */
-export type PaymentState = 'CREATING' | 'UNCERTAIN' | 'REJECTED' | 'NOTPAY' | 'PAYERROR' | 'SUCCESS';
+export type PaymentState = 'CREATING' | 'UNCERTAIN' | 'REJECTED' | 'NOTPAY' | 'PAYERROR' | 'SUCCESS' | 'CLOSED';
 
-export const PAYMENT_FORWARD_FROM: Record<'SUCCESS' | 'PAYERROR', readonly PaymentState[]> = {
-  // WeChat's word that money moved wins over our own guess (REJECTED after an unknown first attempt).
-  SUCCESS: ['CREATING', 'UNCERTAIN', 'REJECTED', 'NOTPAY', 'PAYERROR'],
+export const PAYMENT_FORWARD_FROM: Record<'SUCCESS' | 'PAYERROR' | 'CLOSED', readonly PaymentState[]> = {
+  // WeChat's word that money moved wins over our own guess (REJECTED after an unknown first attempt), and over a
+  // close we believed in (WeChat refuses to close a paid order, so a payment seen later was made before it).
+  SUCCESS: ['CREATING', 'UNCERTAIN', 'REJECTED', 'NOTPAY', 'PAYERROR', 'CLOSED'],
   PAYERROR: ['CREATING', 'UNCERTAIN', 'NOTPAY'],
+  CLOSED: ['NOTPAY', 'PAYERROR'],
 };
 
 /**

@@ -8,12 +8,14 @@ import { applyTransaction, transactionSchema } from './transaction';
 import * as v from 'valibot';
 import { RequestValidationError } from '../http/validation';
 import { wechatBudgetMs } from '../runtime/invocation';
+import { orderRefundsView, type OrderRefundsView } from '../refund/record';
+import { refundsOf } from '../refund/orders';
 
 /**
  * `GET /h5-orders/{out_trade_no}`. An unpaid order older than the configured age is confirmed with WeChat's query
  * API first, so a lost notification cannot leave a paid order looking unpaid.
  */
-export async function getH5Order(rt: Runtime, outTradeNo: string | undefined): Promise<H5OrderView> {
+export async function getH5Order(rt: Runtime, outTradeNo: string | undefined): Promise<H5OrderView & Partial<OrderRefundsView>> {
   if (!outTradeNo || !OUT_TRADE_NO.test(outTradeNo)) {
     throw new RequestValidationError([{ field: 'out_trade_no', message: 'must be 6-32 characters of 0-9 A-Z a-z _ - | *' }]);
   }
@@ -21,7 +23,9 @@ export async function getH5Order(rt: Runtime, outTradeNo: string | undefined): P
   let record = await rt.claims.get<H5OrderRecord>(key);
   if (!record || record.state === 'CREATING') throw notFound(`order ${outTradeNo}`);
   if (needsConfirmation(rt, record)) record = (await confirmWithWechat(rt, record)) ?? record;
-  return toView(record, rt.now());
+  const view = toView(record, rt.now());
+  // A paid order shows what was refunded of it (refunds are their own records, listed on the order).
+  return record.state === 'SUCCESS' || record.state === 'REFUND' ? { ...view, ...orderRefundsView(await refundsOf(rt, record)) } : view;
 }
 
 function needsConfirmation(rt: Runtime, record: H5OrderRecord): boolean {

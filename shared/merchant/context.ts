@@ -30,6 +30,8 @@ export interface MerchantContext {
    * Throws ConfigError when only expired certificates are left, before anything is sent.
    */
   encryptionKey(now?: number): EncryptionKeyChoice;
+  /** apiclient_cert.pem + apiclient_key.pem, when the secret has the certificate: mutual TLS for `/secapi/…`. */
+  readonly clientCertificate?: { cert: string; key: string };
   /** Keyed fingerprint of request bytes: stable per merchant across key rotations, useless to anyone without the key. */
   fingerprint(data: string | Buffer): Fingerprint;
 }
@@ -107,6 +109,7 @@ export function buildMerchantContext(role: MerchantRole, secret: MerchantSecret,
     verifierKeys,
     apiV3Key: secret.apiV3Key,
     ...(secret.apiV2Key ? { apiV2Key: secret.apiV2Key } : {}),
+    ...(secret.merchantCertificate ? { clientCertificate: { cert: secret.merchantCertificate, key: secret.merchantPrivateKey } } : {}),
     encryptionKey,
     fingerprint,
   };

@@ -1,6 +1,8 @@
 import {
   DEFAULT_MAX_XML_BYTES,
+  RefundInfoError,
   V2SignatureError,
+  decryptRefundInfo,
   XmlError,
   XmlTooLargeError,
   buildXml,
@@ -29,6 +31,12 @@ export type V2NotificationApplier = (fields: Readonly<Record<string, string>>, m
 export interface V2Route {
   role: MerchantRole;
   apply: V2NotificationApplier;
+  /**
+   * How the notification proves it is WeChat's: `sign` (default) checks the sign with the APIv2 key; `req_info`
+   * (refund notifications, which carry no sign) opens the AES-256-ECB `req_info` with the key's MD5 and hands the
+   * applier the outer fields merged with the decrypted ones (the applier must still bind them to its record).
+   */
+  authenticate?: 'sign' | 'req_info';
   /** Bodies above this many bytes are refused unread; v2 notifications are a few hundred bytes. */
   maxBytes?: number;
 }
@@ -80,14 +88,16 @@ export async function receiveV2Notification(rt: Runtime, event: HttpEvent, route
 
   let merchant: MerchantContext;
   try {
-    merchant = await verify(rt, route.role, fields);
+    if (route.authenticate === 'req_info') ({ merchant, fields } = await openRefundInfo(rt, route.role, fields));
+    else merchant = await verify(rt, route.role, fields);
   } catch (error) {
     if (error instanceof V2SignatureError) return refuse(401, error.reason, 'sign verification failed');
+    if (error instanceof RefundInfoError) return refuse(401, error.code, 'req_info could not be opened');
     logger.error('notification could not be checked', { function: route.name, error: errorName(error) });
     return fail(500, 'temporarily unable to process the notification');
   }
 
-  const businessKey = fields['out_trade_no'] ?? fields['contract_code'];
+  const businessKey = fields['out_refund_no'] ?? fields['out_trade_no'] ?? fields['contract_code'];
   try {
     const outcome = await route.apply(fields, merchant);
     logger.info('notification processed', { function: route.name, business_key: businessKey, outcome, latency_ms: rt.now() - started });
@@ -121,6 +131,37 @@ async function verify(rt: Runtime, role: MerchantRole, fields: Record<string, st
     if (refreshed === merchant || !refreshed.apiV2Key || refreshed.apiV2Key === merchant.apiV2Key) throw error;
     verifyV2(fields, refreshed.apiV2Key);
     return refreshed;
+  }
+}
+
+/**
+ * Opens a refund notification's `req_info` with the merchant's APIv2 key (reloading the secret once if it does not
+ * open: the key may just have been rotated). The outer `appid` / `mch_id` must be this merchant's.
+ */
+async function openRefundInfo(
+  rt: Runtime,
+  role: MerchantRole,
+  outer: Record<string, string>,
+): Promise<{ merchant: MerchantContext; fields: Record<string, string> }> {
+  const reqInfo = outer['req_info'];
+  if (!reqInfo) throw new RefundInfoError('req_info is missing');
+  const open = (merchant: MerchantContext) => {
+    if (!merchant.apiV2Key) throw new Error(`the ${role} merchant has no apiV2Key`);
+    if (outer['mch_id'] !== merchant.mchid || (outer['appid'] !== undefined && outer['appid'] !== merchant.appid)) {
+      throw new RefundInfoError('mch_id or appid is not this merchant');
+    }
+    // The outer envelope's own fields cannot override what the encrypted part says.
+    const { req_info: _sealed, ...envelope } = outer;
+    return { merchant, fields: { ...envelope, ...decryptRefundInfo(reqInfo, merchant.apiV2Key) } };
+  };
+  const merchant = await rt.merchants.get(role);
+  try {
+    return open(merchant);
+  } catch (error) {
+    if (!(error instanceof RefundInfoError)) throw error;
+    const refreshed = await rt.merchants.refresh(role);
+    if (refreshed === merchant || refreshed.apiV2Key === merchant.apiV2Key) throw error;
+    return open(refreshed);
   }
 }
 

@@ -41,3 +41,9 @@ export function notificationOutcome(applied: string): NotificationOutcome {
   if (applied === 'unknown' || applied === 'mismatch' || applied === 'unmatched') return 'unmatched';
   return 'accepted';
 }
+
+/** Every refund outcome our call records; ABNORMAL is alarmed on (it needs a person, never a retry). */
+export function countRefundOutcome(state: string): void {
+  if (state === 'ABNORMAL') metrics.addMetric('RefundsAbnormal', MetricUnit.Count, 1);
+  else if (state === 'UNCERTAIN') metrics.addMetric('RefundsUncertain', MetricUnit.Count, 1);
+}

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { inspect } from 'node:util';
 import * as v from 'valibot';
 import { SecretsError } from './errors';
@@ -29,6 +29,29 @@ function isPublicKeyOrCertificate(pem: string): boolean {
   }
 }
 
+const CERTIFICATE_PEM = /^-{5}BEGIN CERTIFICATE-{5}\r?\n[\s\S]+?\r?\n-{5}END CERTIFICATE-{5}\s*$/;
+
+function isCertificate(pem: string): boolean {
+  if (!CERTIFICATE_PEM.test(pem.trim() + '\n')) return false;
+  try {
+    return new X509Certificate(pem).publicKey.asymmetricKeyType === 'rsa';
+  } catch {
+    return false;
+  }
+}
+
+/** The API certificate must be the one for this private key: WeChat's TLS handshake would refuse any other. */
+function certificateMatchesKey(secret: { merchantPrivateKey: string; merchantCertificate?: string | undefined }): boolean {
+  if (secret.merchantCertificate === undefined) return true;
+  try {
+    const fromCert = new X509Certificate(secret.merchantCertificate).publicKey.export({ type: 'spki', format: 'der' });
+    const fromKey = createPublicKey(createPrivateKey(secret.merchantPrivateKey)).export({ type: 'spki', format: 'der' });
+    return fromCert.equals(fromKey);
+  } catch {
+    return false;
+  }
+}
+
 const text = (what: string) => v.pipe(v.string(`must be a string (${what})`), v.nonEmpty(`must not be empty (${what})`));
 
 export const merchantSecretSchema = v.object(
@@ -45,6 +68,10 @@ export const merchantSecretSchema = v.object(
     ),
     apiV3Key: v.pipe(v.string('must be a string'), v.bytes(32, 'must be exactly 32 bytes')),
     apiV2Key: v.optional(text('the APIv2 key')),
+    /** apiclient_cert.pem: the client certificate of the APIv2 calls that need mutual TLS (refunds). */
+    merchantCertificate: v.optional(
+      v.pipe(v.string('must be a string (PEM)'), v.check(isCertificate, 'must be a PEM-encoded RSA certificate (apiclient_cert.pem)')),
+    ),
     wechatpayPublicKeys: v.pipe(
       v.record(
         v.pipe(v.string(), v.nonEmpty('key ids must not be empty')),
@@ -70,6 +97,18 @@ export const merchantSecretSchema = v.object(
   'must be a JSON object',
 );
 
+/** The object schema plus the check that the certificate belongs to the private key. */
+const merchantSecretWithCertificate = v.pipe(
+  merchantSecretSchema,
+  v.forward(
+    v.check(
+      (secret: v.InferOutput<typeof merchantSecretSchema>) => certificateMatchesKey(secret),
+      'must be the certificate of merchantPrivateKey (apiclient_cert.pem of the same key pair)',
+    ),
+    ['merchantCertificate'],
+  ),
+);
+
 /** Replaces the secret's values by `[redacted]` so it can be logged: ids and key ids stay visible. */
 export function redact(secret: MerchantSecret): Record<string, unknown> {
   return {
@@ -79,6 +118,7 @@ export function redact(secret: MerchantSecret): Record<string, unknown> {
     merchantPrivateKey: '[redacted]',
     apiV3Key: '[redacted]',
     ...(secret.apiV2Key === undefined ? {} : { apiV2Key: '[redacted]' }),
+    ...(secret.merchantCertificate === undefined ? {} : { merchantCertificate: '[present]' }),
     wechatpayPublicKeys: Object.keys(secret.wechatpayPublicKeys),
     fingerprintKeys: Object.keys(secret.fingerprintKeys),
   };
@@ -90,7 +130,7 @@ export function redact(secret: MerchantSecret): Record<string, unknown> {
  */
 export function validateMerchantSecret(value: unknown, secretId: string): MerchantSecret {
   if (Array.isArray(value)) value = null; // valibot's object() would take an array for an object
-  const result = v.safeParse(merchantSecretSchema, value);
+  const result = v.safeParse(merchantSecretWithCertificate, value);
   if (!result.success) {
     const problems = result.issues.map((issue) => {
       const field = v.getDotPath(issue) ?? '(root)';
@@ -108,6 +148,7 @@ export function validateMerchantSecret(value: unknown, secretId: string): Mercha
     merchantPrivateKey: out.merchantPrivateKey,
     apiV3Key: out.apiV3Key,
     ...(out.apiV2Key === undefined ? {} : { apiV2Key: out.apiV2Key }),
+    ...(out.merchantCertificate === undefined ? {} : { merchantCertificate: out.merchantCertificate }),
     wechatpayPublicKeys: Object.freeze({ ...out.wechatpayPublicKeys }),
     fingerprintKeys: Object.freeze({ ...out.fingerprintKeys }),
   };

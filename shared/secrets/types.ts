@@ -16,6 +16,11 @@ export interface MerchantSecret {
   /** APIv2 key (direct merchant only): HMAC-SHA256 / MD5 key of the v2 XML API. */
   readonly apiV2Key?: string;
   /**
+   * Merchant API certificate (apiclient_cert.pem) of `merchantPrivateKey`: the client certificate of the APIv2
+   * calls that require mutual TLS (`/secapi/pay/refund`). Optional; refunds of APIv2 orders need it.
+   */
+  readonly merchantCertificate?: string;
+  /**
    * WeChat Pay verification keys: `PUB_KEY_ID_…` or platform-certificate serial -> PEM public key or
    * certificate. Never empty. The first `PUB_KEY_ID_…` entry (else the first entry) encrypts sensitive fields.
    */

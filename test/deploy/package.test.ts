@@ -20,15 +20,19 @@ const FUNCTIONS = [
   'authorizer', 'createH5Order', 'getH5Order', 'notifyH5Payment',
   'createRepaymentContract', 'presignRepaymentContractFromQueue', 'getRepaymentContract', 'notifyRepaymentContract', 'notifyRepayment',
   'createContractOrder', 'getContractOrder', 'notifyContractOrderPayment', 'notifyContractOrderContract',
+  'closeH5Order', 'closeContractOrder', 'createRefund', 'getRefund', 'notifyRefund', 'notifyContractOrderRefund',
 ];
 const MERCHANT_ROUTES = [
   'POST /h5-orders', 'GET /h5-orders/{out_trade_no}',
   'POST /repayment-contracts', 'GET /repayment-contracts/{out_contract_code}',
   'POST /contract-orders', 'GET /contract-orders/{out_trade_no}',
+  'POST /h5-orders/{out_trade_no}/close', 'POST /contract-orders/{out_trade_no}/close',
+  'POST /refunds', 'GET /refunds/{out_refund_no}',
 ];
 const NOTIFY_ROUTES = [
   'POST /notify/h5-payment', 'POST /notify/repayment-contract', 'POST /notify/repayment',
   'POST /notify/contract-order/payment', 'POST /notify/contract-order/contract',
+  'POST /notify/refund', 'POST /notify/contract-order/refund',
 ];
 
 const logicalId = (name: string) => `${name[0]!.toUpperCase()}${name.slice(1)}LambdaFunction`;

@@ -10,6 +10,10 @@ import { handler as createRepaymentContract } from '../../../functions/http/crea
 import { handler as getContractOrder } from '../../../functions/http/get-contract-order';
 import { handler as getH5Order } from '../../../functions/http/get-h5-order';
 import { handler as getRepaymentContract } from '../../../functions/http/get-repayment-contract';
+import { handler as closeH5Order } from '../../../functions/http/close-h5-order';
+import { handler as closeContractOrder } from '../../../functions/http/close-contract-order';
+import { handler as createRefund } from '../../../functions/http/create-refund';
+import { handler as getRefund } from '../../../functions/http/get-refund';
 
 type Handler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -21,6 +25,10 @@ const ROUTES: Record<keyof typeof ROUTE_SCOPES, Handler> = {
   'GET /repayment-contracts/{out_contract_code}': getRepaymentContract as Handler,
   'POST /contract-orders': createContractOrder as Handler,
   'GET /contract-orders/{out_trade_no}': getContractOrder as Handler,
+  'POST /h5-orders/{out_trade_no}/close': closeH5Order as Handler,
+  'POST /contract-orders/{out_trade_no}/close': closeContractOrder as Handler,
+  'POST /refunds': createRefund as Handler,
+  'GET /refunds/{out_refund_no}': getRefund as Handler,
 };
 
 function event(lambda: AuthorizerContext | undefined, headers: Record<string, string> = {}): APIGatewayProxyEventV2 {
@@ -28,7 +36,7 @@ function event(lambda: AuthorizerContext | undefined, headers: Record<string, st
     headers: { 'content-type': 'application/json', ...headers },
     body: '{}',
     isBase64Encoded: false,
-    pathParameters: { out_trade_no: 'T0000001', out_contract_code: 'C0000001' },
+    pathParameters: { out_trade_no: 'T0000001', out_contract_code: 'C0000001', out_refund_no: 'R0000001' },
     requestContext: lambda === undefined ? {} : { authorizer: { lambda } },
   } as unknown as APIGatewayProxyEventV2;
 }

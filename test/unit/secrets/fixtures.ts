@@ -7,6 +7,8 @@ const vectors = (name: string) =>
 export const MERCHANT_PRIVATE_KEY = vectors('merchant_private_key.pem');
 export const WECHATPAY_PUBLIC_KEY = vectors('wechat_pay_public_key.pem');
 export const WECHATPAY_CERTIFICATE = vectors('wechat_pay_certificate.pem');
+/** The Java SDK's apiclient_cert.pem of MERCHANT_PRIVATE_KEY. */
+export const MERCHANT_CERTIFICATE = vectors('merchant_certificate.pem');
 
 /** Distinctive values so a test can assert none of them shows up in an error message. */
 export const API_V3_KEY = 'V3KEYv3keyV3KEYv3keyV3KEYv3key01';

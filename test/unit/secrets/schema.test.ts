@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseMerchantSecret, redact, SecretsError, validateMerchantSecret } from '../../../shared/secrets';
-import { API_V3_KEY, expectNoSecretMaterial, MERCHANT_PRIVATE_KEY, validSecret } from './fixtures';
+import { API_V3_KEY, expectNoSecretMaterial, MERCHANT_CERTIFICATE, MERCHANT_PRIVATE_KEY, validSecret, WECHATPAY_CERTIFICATE } from './fixtures';
 
 function failure(fn: () => unknown): SecretsError {
   try {
@@ -32,6 +32,18 @@ describe('validateMerchantSecret', () => {
     const { apiV2Key: _a, ...rest } = validSecret();
     const secret = validateMerchantSecret(rest, 'wechatpay/service-provider');
     expect(secret.apiV2Key).toBeUndefined();
+  });
+
+  it('takes the merchant API certificate (for mutual TLS) only when it is the certificate of the private key', () => {
+    const secret = validateMerchantSecret(validSecret({ merchantCertificate: MERCHANT_CERTIFICATE }), 'id');
+    expect(secret.merchantCertificate).toBe(MERCHANT_CERTIFICATE);
+    expect(JSON.stringify(secret)).toContain('"merchantCertificate":"[present]"');
+    // Another key pair's certificate would fail WeChat's TLS handshake: refused here, naming the field.
+    expect(() => validateMerchantSecret(validSecret({ merchantCertificate: WECHATPAY_CERTIFICATE }), 'id')).toThrow(
+      /"merchantCertificate" must be the certificate of merchantPrivateKey/,
+    );
+    expect(() => validateMerchantSecret(validSecret({ merchantCertificate: 'not a pem' }), 'id')).toThrow(/"merchantCertificate" must be a PEM/);
+    expect(() => validateMerchantSecret(validSecret({ merchantCertificate: MERCHANT_PRIVATE_KEY }), 'id')).toThrow(/"merchantCertificate"/);
   });
 
   it('requires fingerprint keys of at least 32 bytes: idempotency must not hang on a WeChat key', () => {
