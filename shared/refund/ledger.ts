@@ -74,7 +74,7 @@ export async function reserveRefund(
             'transaction_id = :tx',
             '(attribute_not_exists(refund_reserved) OR refund_reserved <= :room)',
             '(attribute_not_exists(refund_count) OR refund_count < :max)',
-            '(attribute_not_exists(last_refund_at) OR last_refund_at <= :edge)',
+            ...(minIntervalMs > 0 ? ['(attribute_not_exists(last_refund_at) OR last_refund_at <= :edge)'] : []),
           ].join(' AND '),
           ExpressionAttributeNames: { '#state': 'state' },
           ExpressionAttributeValues: toAttributes({
@@ -88,7 +88,7 @@ export async function reserveRefund(
             ':tx': order.transaction_id,
             ':room': order.total - amount,
             ':max': MAX_REFUNDS_PER_ORDER,
-            ':edge': now - minIntervalMs,
+            ...(minIntervalMs > 0 ? { ':edge': now - minIntervalMs } : {}),
           }),
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
