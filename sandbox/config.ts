@@ -3,7 +3,8 @@
  * (public-key mode, `PUB_KEY_ID_…`) and the merchants it knows.
  */
 import { readFile } from 'node:fs/promises';
-import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
+import type { SandboxTls } from './tls';
 
 export interface SandboxWechatpayKey {
   /** WeChat Pay public-key id, `PUB_KEY_ID_` + digits; sent as `Wechatpay-Serial`. */
@@ -37,6 +38,11 @@ export interface SandboxMerchant {
 export interface SandboxConfig {
   wechatpayKey: SandboxWechatpayKey;
   merchants: SandboxMerchant[];
+  /**
+   * The local PKI (sandbox/tls.ts): with it the sandbox also listens on HTTPS and serves `/secapi/…` there, to
+   * clients presenting a merchant API certificate issued by this CA. Without it there is no mutual-TLS listener.
+   */
+  tls?: SandboxTls;
 }
 
 export class SandboxConfigError extends Error {
@@ -128,7 +134,28 @@ export function parseSandboxConfig(json: unknown): SandboxConfig {
     return merchant;
   });
 
-  return { wechatpayKey: { id, privateKeyPem, publicKeyPem }, merchants };
+  const tls = parseTls(json['tls']);
+  return { wechatpayKey: { id, privateKeyPem, publicKeyPem }, merchants, ...(tls ? { tls } : {}) };
+}
+
+function parseTls(raw: unknown): SandboxTls | undefined {
+  if (raw === undefined) return undefined;
+  if (!isRecord(raw)) throw new SandboxConfigError('tls must be an object');
+  const tls = {
+    caCertPem: requireString(raw, 'caCertPem', 'tls'),
+    serverCertPem: requireString(raw, 'serverCertPem', 'tls'),
+    serverKeyPem: requireString(raw, 'serverKeyPem', 'tls'),
+  };
+  try {
+    const ca = new X509Certificate(tls.caCertPem);
+    const server = new X509Certificate(tls.serverCertPem);
+    if (!server.verify(ca.publicKey)) throw new SandboxConfigError('tls.serverCertPem is not issued by tls.caCertPem');
+    if (!server.checkPrivateKey(createPrivateKey(tls.serverKeyPem))) throw new SandboxConfigError('tls.serverKeyPem does not match tls.serverCertPem');
+  } catch (err) {
+    if (err instanceof SandboxConfigError) throw err;
+    throw new SandboxConfigError(`tls: unreadable certificate or key (${(err as Error).message})`);
+  }
+  return tls;
 }
 
 /** Reads and validates a SandboxConfig JSON file (e.g. `.local/sandbox.json`). */

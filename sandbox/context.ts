@@ -13,6 +13,8 @@ export interface SandboxContext {
   notifier: Notifier;
   faults: Faults;
   log: SandboxLogger;
+  /** Multiplies real-time delays (notification re-sends, refund settlement). */
+  timeScale: number;
 }
 
 /** A successful APIv3 answer (errors are thrown as ApiError). */

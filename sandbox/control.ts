@@ -2,12 +2,15 @@
  * `/sandbox/*`: the test and debugging API (no authentication; loopback use only).
  *   GET  /sandbox/health | /sandbox/info | /sandbox/notifications | /sandbox/orders | /sandbox/contracts
  *   GET  /sandbox/faults         POST /sandbox/faults  {…switches}
+ *   GET  /sandbox/refunds
  *   POST /sandbox/act            {url | out_trade_no | out_contract_code | contract_code, mchid?, action}
+ *                                {out_refund_no, mchid?, action: refund-success | refund-abnormal | refund-close}
  *   POST /sandbox/reset          GET|POST /sandbox/time {advance_seconds}
  */
 import { ACTIONS, isTarget, perform, resolveActInput, type ActInput, type SandboxAction } from './actions';
 import type { SandboxContext } from './context';
 import { FaultInputError } from './faults';
+import { actOnRefund, REFUND_ACTIONS, settleDue, type RefundAction } from './products/refund';
 
 export interface ControlAnswer {
   status: number;
@@ -54,6 +57,8 @@ export async function handleControl(host: ControlHost, method: string, path: str
       return { status: 200, body: ctx.state.listOrders() };
     case 'GET /sandbox/contracts':
       return { status: 200, body: ctx.state.listContracts() };
+    case 'GET /sandbox/refunds':
+      return { status: 200, body: ctx.state.listRefunds() };
     case 'GET /sandbox/faults':
       return { status: 200, body: ctx.faults.snapshot() };
     case 'POST /sandbox/faults': {
@@ -76,14 +81,23 @@ export async function handleControl(host: ControlHost, method: string, path: str
       const advance = body?.['advance_seconds'];
       if (typeof advance !== 'number' || !Number.isFinite(advance)) return bad('advance_seconds must be a number');
       ctx.clock.advance(advance);
+      // Business time moved: refunds whose settlement time has come settle now.
+      settleDue(ctx);
       return { status: 200, body: { now: new Date(ctx.clock.now()).toISOString(), offset_seconds: ctx.clock.offsetSeconds() } };
     }
     case 'POST /sandbox/act': {
       const body = parseObject(raw);
       if (!body) return bad('body must be a JSON object');
       const action = body['action'];
+      if (typeof action === 'string' && (REFUND_ACTIONS as readonly string[]).includes(action)) {
+        const outRefundNo = optString(body['out_refund_no']);
+        if (!outRefundNo) return bad('out_refund_no is required for refund actions');
+        const result = actOnRefund(ctx, outRefundNo, optString(body['mchid']), action as RefundAction);
+        ctx.log('sandbox.act', { action, ok: result.ok, code: result.code });
+        return { status: result.status, body: result };
+      }
       if (typeof action !== 'string' || !(ACTIONS as readonly string[]).includes(action)) {
-        return bad(`action must be one of ${ACTIONS.join(', ')}`);
+        return bad(`action must be one of ${[...ACTIONS, ...REFUND_ACTIONS].join(', ')}`);
       }
       const input: ActInput = {};
       for (const k of ['url', 'out_trade_no', 'out_contract_code', 'contract_code', 'mchid'] as const) {

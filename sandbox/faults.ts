@@ -34,7 +34,11 @@ export interface FaultSettings {
    * only `out_trade_no` — the least a receiver may rely on, so it must query for state, amounts and binding.
    */
   notifyPayload: NotifyPayload;
+  /** What a PROCESSING refund turns into when it settles: SUCCESS (default), ABNORMAL or CLOSED. */
+  refundOutcome: RefundOutcome;
 }
+
+export type RefundOutcome = 'success' | 'abnormal' | 'closed';
 
 export type ApiFault = 'system-error' | 'timeout-before' | 'timeout-after';
 
@@ -51,6 +55,7 @@ const DEFAULTS: FaultSettings = {
   notifyOrder: 'normal',
   mainDown: false,
   notifyPayload: 'full',
+  refundOutcome: 'success',
 };
 
 export class FaultInputError extends Error {
@@ -96,6 +101,12 @@ export class Faults {
         case 'notifyOrder':
           if (value !== 'normal' && value !== 'reversed') throw new FaultInputError('notifyOrder must be "normal" or "reversed"');
           next.notifyOrder = value;
+          break;
+        case 'refundOutcome':
+          if (value !== 'success' && value !== 'abnormal' && value !== 'closed') {
+            throw new FaultInputError('refundOutcome must be "success", "abnormal" or "closed"');
+          }
+          next.refundOutcome = value;
           break;
         case 'notifyPayload':
           if (value !== 'full' && value !== 'minimal') throw new FaultInputError('notifyPayload must be "full" or "minimal"');
@@ -204,6 +215,10 @@ export class Faults {
 
   get notifyOrder(): NotifyOrder {
     return this.s.notifyOrder;
+  }
+
+  get refundOutcome(): RefundOutcome {
+    return this.s.refundOutcome;
   }
 
   get notifyPayload(): NotifyPayload {

@@ -3,6 +3,7 @@
  */
 import { generateKeyPairSync, randomBytes, randomInt } from 'node:crypto';
 import type { SandboxConfig, SandboxMerchant } from './config';
+import { createCa, issueMerchantCertificate, issueServerCertificate, type IssuedCa } from './tls';
 
 /** The merchant secret shape of docs/contracts.md §1. */
 export interface MerchantSecret {
@@ -12,6 +13,8 @@ export interface MerchantSecret {
   merchantPrivateKey: string;
   apiV3Key: string;
   apiV2Key?: string;
+  /** apiclient_cert.pem, issued by the sandbox CA for this merchant's key (mutual TLS for `/secapi/…`). */
+  merchantCertificate?: string;
   wechatpayPublicKeys: Record<string, string>;
 }
 
@@ -38,6 +41,8 @@ export interface SandboxFixture {
   direct: FixtureMerchant;
   partner: FixtureMerchant;
   wechatpay: { publicKeyId: string; publicKeyPem: string; privateKeyPem: string };
+  /** The local CA (and its key, to issue more certificates in tests). */
+  ca: IssuedCa;
 }
 
 export interface FixtureOptions {
@@ -148,9 +153,12 @@ export function generateSandboxFixture(options: FixtureOptions = {}): SandboxFix
     options.partnerPlanId ?? `PLAN_REPAY_${randomDigits(6)}`,
     wechatpay,
   );
+  const ca = createCa();
+  for (const m of [direct, partner]) m.secret.merchantCertificate = issueMerchantCertificate(ca, m.mchid, m.serialNo, m.publicKeyPem);
   const config: SandboxConfig = {
     wechatpayKey: { id: wechatpay.publicKeyId, privateKeyPem: wxKeys.privateKeyPem, publicKeyPem: wxKeys.publicKeyPem },
     merchants: [toConfigMerchant(direct), toConfigMerchant(partner)],
+    tls: { caCertPem: ca.caCertPem, ...issueServerCertificate(ca) },
   };
-  return { config, direct, partner, wechatpay };
+  return { config, direct, partner, wechatpay, ca };
 }

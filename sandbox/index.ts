@@ -18,6 +18,8 @@ export interface StartSandboxOptions {
   port?: number;
   /** Backup-domain listener port (same state); 0 picks a free one. */
   backupPort?: number;
+  /** Mutual-TLS listener port (only with config.tls); 0 picks a free one. */
+  tlsPort?: number;
   host?: string;
   /** Multiplies every notification re-send delay (e.g. 0.001 in tests). */
   timeScale?: number;
@@ -31,6 +33,8 @@ export interface RunningSandbox {
   url: string;
   /** Backup origin (the "api2.mch.weixin.qq.com"): same state, stays up when the main one is refused. */
   backupUrl: string;
+  /** HTTPS origin requiring a merchant API certificate (`/secapi/…`), when the config has `tls`. */
+  tlsUrl?: string;
   close(): Promise<void>;
   /** Clears state, notification log, time offset and faults (same as `POST /sandbox/reset`). */
   reset(): Promise<void>;
@@ -52,10 +56,10 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Runnin
     if (server) await server.setMainDown(down);
   });
   const notifier = new Notifier(faults, timeScale, log);
-  const ctx: SandboxContext = { config, state, clock, notifier, faults, log };
+  const ctx: SandboxContext = { config, state, clock, notifier, faults, log, timeScale };
   server = new SandboxServer(ctx, host);
   try {
-    await server.listen(port, backupPort);
+    await server.listen(port, backupPort, options.tlsPort ?? 0);
   } catch (err) {
     await server.close();
     throw err;
@@ -65,6 +69,7 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Runnin
   return {
     url: s.url,
     backupUrl: s.backupUrl,
+    ...(s.tlsUrl ? { tlsUrl: s.tlsUrl } : {}),
     close: () => s.close(),
     reset: () => s.reset(),
     faults,

@@ -3,19 +3,26 @@
  * pipeline, `/pay/contractorder` and `/pay/orderquery`, the user pages and `/sandbox/*`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { handleControl, type ControlHost } from './control';
 import type { SandboxContext } from './context';
 import { ApiError, systemError } from './errors';
 import { requestId } from './ids';
 import { PAGE_PATHS, renderPage, submitPage } from './page-routes';
 import { handleContractOrder, handleOrderQuery } from './products/contract-order';
+import { handleCloseOrder, handleRefundQuery, handleV2Refund, type ClientCertificate } from './products/refund';
+import { describeClientCertificate } from './tls';
 import { wechatpaySignatureHeaders } from './signer';
 import { runV3 } from './v3';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
-type ListenerName = 'main' | 'backup';
+type ListenerName = 'main' | 'backup' | 'tls';
+
+/** APIv2 XML endpoints; `/secapi/…` ones are served on the mutual-TLS listener only. */
+const V2_PATHS = ['/pay/contractorder', '/pay/orderquery', '/pay/refundquery', '/pay/closeorder', '/secapi/pay/refund'];
 
 class BodyTooLarge extends Error {}
 
@@ -43,11 +50,21 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+/** The verified client certificate of a mutual-TLS request (the handshake already checked it against the CA). */
+function clientCertificate(req: IncomingMessage): ClientCertificate | undefined {
+  const peer = (req.socket as TLSSocket).getPeerCertificate?.();
+  if (!peer?.raw) return undefined;
+  return describeClientCertificate(peer.raw);
+}
+
 export class SandboxServer implements ControlHost {
   private readonly main: Server;
   private readonly backup: Server;
+  /** HTTPS with a required client certificate (config.tls), for `/secapi/…`; serves every other route too. */
+  private readonly tls: Server | undefined;
   private mainPort = 0;
   private backupPort = 0;
+  private tlsPort = 0;
   private readonly hanging = new Set<NodeJS.Timeout>();
   private closed = false;
   private mainDown = false;
@@ -58,7 +75,14 @@ export class SandboxServer implements ControlHost {
   ) {
     this.main = createServer((req, res) => void this.handle(req, res, 'main'));
     this.backup = createServer((req, res) => void this.handle(req, res, 'backup'));
-    for (const s of [this.main, this.backup]) {
+    const tls = ctx.config.tls;
+    this.tls = tls
+      ? createHttpsServer(
+          { cert: tls.serverCertPem, key: tls.serverKeyPem, ca: tls.caCertPem, requestCert: true, rejectUnauthorized: true },
+          (req, res) => void this.handle(req, res, 'tls'),
+        )
+      : undefined;
+    for (const s of [this.main, this.backup, ...(this.tls ? [this.tls] : [])]) {
       s.keepAliveTimeout = 5_000;
       s.headersTimeout = 10_000;
     }
@@ -72,9 +96,15 @@ export class SandboxServer implements ControlHost {
     return `http://${urlHost(this.host)}:${this.backupPort}`;
   }
 
-  async listen(port: number, backupPort: number): Promise<void> {
+  /** The mutual-TLS origin (`https://…`), when config.tls is set. */
+  get tlsUrl(): string | undefined {
+    return this.tls ? `https://${urlHost(this.host)}:${this.tlsPort}` : undefined;
+  }
+
+  async listen(port: number, backupPort: number, tlsPort = 0): Promise<void> {
     this.mainPort = await this.listenOne(this.main, port);
     this.backupPort = await this.listenOne(this.backup, backupPort);
+    if (this.tls) this.tlsPort = await this.listenOne(this.tls, tlsPort);
   }
 
   private listenOne(server: Server, port: number): Promise<number> {
@@ -123,6 +153,7 @@ export class SandboxServer implements ControlHost {
     return {
       url: this.url,
       backupUrl: this.backupUrl,
+      ...(this.tlsUrl ? { tlsUrl: this.tlsUrl } : {}),
       mainDown: this.mainDown,
       wechatpayPublicKeyId: this.ctx.config.wechatpayKey.id,
       wechatpayPublicKeyPem: this.ctx.config.wechatpayKey.publicKeyPem,
@@ -150,11 +181,11 @@ export class SandboxServer implements ControlHost {
     this.ctx.notifier.cancelAll(false);
     for (const t of this.hanging) clearTimeout(t);
     this.hanging.clear();
-    await Promise.all([this.closeOne(this.main), this.closeOne(this.backup)]);
+    await Promise.all([this.closeOne(this.main), this.closeOne(this.backup), ...(this.tls ? [this.closeOne(this.tls)] : [])]);
   }
 
   private baseUrl(listener: ListenerName): string {
-    return listener === 'main' ? this.url : this.backupUrl;
+    return listener === 'main' ? this.url : listener === 'tls' ? (this.tlsUrl ?? this.url) : this.backupUrl;
   }
 
   /** Hold the request without answering ("timeout" fault), then drop the connection. */
@@ -215,7 +246,7 @@ export class SandboxServer implements ControlHost {
         else this.sendSignedJson(res, path, outcome.status, outcome.body);
         return;
       }
-      if (path === '/pay/contractorder' || path === '/pay/orderquery') {
+      if (V2_PATHS.includes(path)) {
         if (method !== 'POST') {
           this.send(res, 405, 'text/plain', 'method not allowed');
           return;
@@ -225,10 +256,17 @@ export class SandboxServer implements ControlHost {
           this.hang(res);
           return;
         }
+        const systemError = fault === 'system-error';
         const answer =
           path === '/pay/orderquery'
-            ? handleOrderQuery(this.ctx, raw, fault === 'system-error')
-            : handleContractOrder(this.ctx, raw, this.baseUrl(listener), fault === 'system-error');
+            ? handleOrderQuery(this.ctx, raw, systemError)
+            : path === '/pay/refundquery'
+              ? handleRefundQuery(this.ctx, raw, systemError)
+              : path === '/pay/closeorder'
+                ? handleCloseOrder(this.ctx, raw, systemError)
+                : path === '/secapi/pay/refund'
+                  ? handleV2Refund(this.ctx, raw, listener === 'tls' ? clientCertificate(req) : undefined, systemError)
+                  : handleContractOrder(this.ctx, raw, this.baseUrl(listener), systemError);
         if (fault === 'timeout-after') this.hang(res);
         else this.send(res, answer.status, 'text/xml; charset=utf-8', answer.xml);
         return;

@@ -144,6 +144,30 @@ export interface DeductOrder {
   success_ms: number;
 }
 
+/** A refund, v3 (`/v3/refund/domestic/refunds`, H5 orders) or v2 (`/secapi/pay/refund`, contract orders). */
+export interface SandboxRefund {
+  protocol: 'v3' | 'v2';
+  mchid: string;
+  appid: string;
+  out_refund_no: string;
+  refund_id: string;
+  out_trade_no: string;
+  transaction_id: string;
+  total: number;
+  refund: number;
+  reason?: string;
+  notify_url?: string;
+  /** v2 only: the sign type the request used (the answers use it too). */
+  sign_type?: 'MD5' | 'HMAC-SHA256';
+  /** Canonical request: the same number with other parameters is refused. */
+  fingerprint: string;
+  status: 'PROCESSING' | 'SUCCESS' | 'ABNORMAL' | 'CLOSED';
+  created_ms: number;
+  /** Business time at which a PROCESSING refund settles on its own. */
+  settle_at_ms: number;
+  success_ms?: number;
+}
+
 export type TokenKind = 'h5' | 'mweb' | 'presign';
 
 export interface TokenRef {
@@ -164,8 +188,15 @@ export class SandboxState {
   readonly deductTradeNos = new Map<string, string>(); // mchid:out_trade_no -> out_contract_code
   readonly deductOrders = new Map<string, DeductOrder>();
   readonly tokens = new Map<string, TokenRef>();
+  /** mchid:out_refund_no -> refund (one number space per merchant, both protocols). */
+  readonly refunds = new Map<string, SandboxRefund>();
+  /** Real-time timers that settle PROCESSING refunds; cleared with the state. */
+  readonly timers = new Set<NodeJS.Timeout>();
 
   clear(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.refunds.clear();
     this.orders.clear();
     this.papContracts.clear();
     this.requestSerials.clear();
@@ -178,6 +209,11 @@ export class SandboxState {
   /** Debug view of orders (`GET /sandbox/orders`). */
   listOrders(): Order[] {
     return [...this.orders.values()].map((o) => ({ ...o }));
+  }
+
+  /** Debug view of refunds (`GET /sandbox/refunds`). */
+  listRefunds(): SandboxRefund[] {
+    return [...this.refunds.values()].map((r) => ({ ...r }));
   }
 
   /** Debug view of contracts (`GET /sandbox/contracts`): masks only, never plaintext PII. */

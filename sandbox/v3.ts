@@ -10,6 +10,7 @@ import { ApiError, invalidRequest, paramError, systemError } from './errors';
 import { closeOrder, createH5Order, queryByOutTradeNo, queryByTransactionId } from './products/h5';
 import { presignH5, queryContract, queryDeductOrder, terminateByMerchant } from './products/credit-repayment';
 import { parseJsonBody, type JsonObject } from './validate/json';
+import { createV3Refund, queryV3Refund } from './products/refund';
 
 export interface V3Call {
   ctx: SandboxContext;
@@ -46,6 +47,8 @@ const ROUTES: Route[] = [
     pattern: /^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)\/close$/,
     run: (c) => closeOrder(c.ctx, c.merchant, p0(c), c.body),
   },
+  { method: 'POST', pattern: /^\/v3\/refund\/domestic\/refunds$/, run: (c) => createV3Refund(c.ctx, c.merchant, c.body) },
+  { method: 'GET', pattern: /^\/v3\/refund\/domestic\/refunds\/([^/]+)$/, run: (c) => queryV3Refund(c.ctx, c.merchant, p0(c)) },
   {
     method: 'POST',
     pattern: /^\/v3\/credit-repayment\/partner\/contracts\/h5-presign$/,

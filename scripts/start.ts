@@ -4,7 +4,7 @@
  *   .local/ keys + secrets (first run) -> DynamoDB Local (:8000, data in .local/dynamodb/) + table
  *   -> the WeChat Pay sandbox (:4010, backup :4011) -> serverless-offline (:3000)
  *
- * Ports: DYNAMODB_PORT, SANDBOX_PORT, SANDBOX_BACKUP_PORT, API_PORT, LAMBDA_PORT. Ctrl-C stops everything.
+ * Ports: DYNAMODB_PORT, SANDBOX_PORT, SANDBOX_BACKUP_PORT, SANDBOX_TLS_PORT, API_PORT, LAMBDA_PORT. Ctrl-C stops everything.
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,6 +71,7 @@ async function main(): Promise<void> {
     dynamodb: portFromEnv(env, 'DYNAMODB_PORT', 8000),
     sandbox: portFromEnv(env, 'SANDBOX_PORT', 4010),
     sandboxBackup: portFromEnv(env, 'SANDBOX_BACKUP_PORT', 4011),
+    sandboxTls: portFromEnv(env, 'SANDBOX_TLS_PORT', 4012),
     api: portFromEnv(env, 'API_PORT', 3000),
     lambda: portFromEnv(env, 'LAMBDA_PORT', 3002),
   };
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
     dynamodb: 'DYNAMODB_PORT',
     sandbox: 'SANDBOX_PORT',
     sandboxBackup: 'SANDBOX_BACKUP_PORT',
+    sandboxTls: 'SANDBOX_TLS_PORT',
     api: 'API_PORT',
     lambda: 'LAMBDA_PORT',
   };
@@ -106,13 +108,13 @@ async function main(): Promise<void> {
     (d) => running.push({ name: 'DynamoDB Local', stop: d.stop }),
     () => {},
   );
-  const sandboxPromise = startSandboxInProcess(config.sandbox, ports.sandbox, ports.sandboxBackup);
+  const sandboxPromise = startSandboxInProcess(config.sandbox, ports.sandbox, ports.sandboxBackup, ports.sandboxTls);
   sandboxPromise.then(
     (s) => running.push({ name: 'sandbox', stop: () => s.close() }),
     () => {},
   );
   const [dynamo, sandbox] = await Promise.all([dynamoPromise, sandboxPromise]);
-  ok(`WeChat Pay sandbox on :${ports.sandbox} (backup :${ports.sandboxBackup})`);
+  ok(`WeChat Pay sandbox on :${ports.sandbox} (backup :${ports.sandboxBackup}, mutual TLS :${ports.sandboxTls})`);
   ok(`DynamoDB Local on :${ports.dynamodb} ${dim('(data in .local/dynamodb/)')}`);
 
   await createTable(dynamo);
@@ -126,6 +128,7 @@ async function main(): Promise<void> {
     wechatpayBaseUrl: sandbox.url,
     wechatpayBackupBaseUrl: sandbox.backupUrl,
     publicBaseUrl: apiUrl,
+    ...(sandbox.tlsUrl && config.sandbox.tls ? { mtls: { baseUrl: sandbox.tlsUrl, caCertPem: config.sandbox.tls.caCertPem } } : {}),
     jwt: config.jwt,
   });
   step('starting the API (serverless-offline + esbuild)…');
@@ -155,16 +158,16 @@ async function main(): Promise<void> {
 }
 
 /** The sandbox runs in this process (sandbox/index.ts). */
-async function startSandboxInProcess(sandboxConfig: LocalSandboxConfig, port: number, backupPort: number) {
+async function startSandboxInProcess(sandboxConfig: LocalSandboxConfig, port: number, backupPort: number, tlsPort: number) {
   const { startSandbox } = await import('../sandbox/index');
   try {
-    return await startSandbox({ config: sandboxConfig, port, backupPort, host: '127.0.0.1' });
+    return await startSandbox({ config: sandboxConfig, port, backupPort, tlsPort, host: '127.0.0.1' });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') {
       const taken = (error as { port?: number }).port;
       throw new StartupError(
-        `port ${taken ?? `${port}/${backupPort}`} is in use; set ${taken === backupPort ? 'SANDBOX_BACKUP_PORT' : 'SANDBOX_PORT'}`,
+        `port ${taken ?? `${port}/${backupPort}/${tlsPort}`} is in use; set ${taken === backupPort ? 'SANDBOX_BACKUP_PORT' : taken === tlsPort ? 'SANDBOX_TLS_PORT' : 'SANDBOX_PORT'}`,
       );
     }
     throw error;

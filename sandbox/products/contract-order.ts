@@ -28,13 +28,13 @@ const fail = (msg: string): V2Answer => ({
   xml: buildV2Xml({ return_code: 'FAIL', return_msg: msg }),
 });
 
-function signed(fields: Record<string, string>, merchant: SandboxMerchant, signType: V2SignType): V2Answer {
+export function signed(fields: Record<string, string>, merchant: SandboxMerchant, signType: V2SignType): V2Answer {
   const out: Record<string, string> = { ...fields, nonce_str: randomAlnum(32) };
   out['sign'] = v2Sign(out, merchant.apiV2Key ?? '', signType);
   return { status: 200, xml: buildV2Xml(out) };
 }
 
-function businessFail(
+export function businessFail(
   merchant: SandboxMerchant,
   appid: string,
   signType: V2SignType,
@@ -95,7 +95,7 @@ function refreshLinks(ctx: SandboxContext, order: ContractOrder, now: number): v
   }
 }
 
-interface V2Request {
+export interface V2Request {
   fields: Record<string, string>;
   merchant: SandboxMerchant & { apiV2Key: string };
   signType: V2SignType;
@@ -105,7 +105,7 @@ interface V2Request {
  * The communication-level checks every APIv2 call shares: flat XML, a direct merchant with an APIv2 key, and a
  * sign that verifies. Anything else is an unsigned `return_code FAIL`.
  */
-function readV2Request(ctx: SandboxContext, raw: Buffer, event: string): V2Request | V2Answer {
+export function readV2Request(ctx: SandboxContext, raw: Buffer, event: string): V2Request | V2Answer {
   let fields: Record<string, string>;
   try {
     const text = new TextDecoder('utf-8', { fatal: true }).decode(raw);

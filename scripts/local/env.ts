@@ -9,6 +9,8 @@ export interface LocalFunctionEnvInput {
   wechatpayBaseUrl: string;
   wechatpayBackupBaseUrl: string;
   publicBaseUrl: string;
+  /** The sandbox's HTTPS listener (mutual TLS for `/secapi/…`) and the CA that issued its certificate. */
+  mtls?: { baseUrl: string; caCertPem: string };
   jwt: Pick<LocalJwtConfig, 'issuer' | 'audience' | 'publicKeyPem'>;
 }
 
@@ -25,6 +27,7 @@ export function localFunctionEnv(input: LocalFunctionEnvInput): Record<string, s
     TABLE_NAME: input.tableName,
     DYNAMODB_ENDPOINT: input.dynamodbEndpoint,
     PUBLIC_BASE_URL: input.publicBaseUrl,
+    ...(input.mtls ? { WECHATPAY_MTLS_BASE_URL: input.mtls.baseUrl, WECHATPAY_TLS_CA_PEM: input.mtls.caCertPem } : {}),
     JWT_ISSUER: input.jwt.issuer,
     JWT_AUDIENCE: input.jwt.audience,
     JWT_PUBLIC_KEY: input.jwt.publicKeyPem,

@@ -3,6 +3,7 @@ import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { validateMerchantSecret } from '../../shared/secrets/schema';
+import { createCa, issueMerchantCertificate, issueServerCertificate } from '../../sandbox/tls';
 import type { MerchantSecret } from '../../shared/secrets/types';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
@@ -36,6 +37,8 @@ export interface LocalSandboxMerchant {
 export interface LocalSandboxConfig {
   wechatpayKey: { id: string; privateKeyPem: string; publicKeyPem: string };
   merchants: LocalSandboxMerchant[];
+  /** The sandbox's local CA and HTTPS certificate (mutual TLS for `/secapi/…`, sandbox/tls.ts). */
+  tls?: { caCertPem: string; serverCertPem: string; serverKeyPem: string };
 }
 
 /** `.local/jwt.json` (docs/contracts.md §3). */
@@ -163,7 +166,25 @@ export async function generateMerchantsAndSandbox(): Promise<Pick<LocalConfig, '
       },
     ],
   };
+  addLocalPki(secrets, sandbox);
   return { secrets, sandbox };
+}
+
+/**
+ * Issues the sandbox's local CA, its HTTPS certificate and the direct merchant's API certificate (for its own key)
+ * when the sandbox config has none yet: a `.local/` made before refunds existed is upgraded in place.
+ */
+export function addLocalPki(secrets: LocalSecrets, sandbox: LocalSandboxConfig): boolean {
+  if (sandbox.tls && secrets[DIRECT_MERCHANT_SECRET_ID]?.merchantCertificate) return false;
+  const ca = createCa();
+  sandbox.tls = { caCertPem: ca.caCertPem, ...issueServerCertificate(ca) };
+  for (const id of [DIRECT_MERCHANT_SECRET_ID, SERVICE_PROVIDER_SECRET_ID]) {
+    const secret = secrets[id];
+    const merchant = sandbox.merchants.find((m) => m.mchid === secret?.mchid);
+    if (!secret || !merchant) continue;
+    secrets[id] = { ...secret, merchantCertificate: issueMerchantCertificate(ca, merchant.mchid, merchant.serialNo, merchant.publicKeyPem) };
+  }
+  return true;
 }
 
 /** A complete, fresh local configuration in memory (the test harness uses this; it touches no files). */
@@ -212,6 +233,10 @@ export async function ensureLocalConfig(dir = '.local'): Promise<EnsuredLocalCon
     created.push(files.secrets, files.sandbox);
   } else {
     if (addMissingFingerprintKeys(secretsRaw)) await writePrivateJson(files.secrets, secretsRaw);
+    if (addLocalPki(secretsRaw as LocalSecrets, sandboxRaw as LocalSandboxConfig)) {
+      await writePrivateJson(files.secrets, secretsRaw);
+      await writePrivateJson(files.sandbox, sandboxRaw);
+    }
     secrets = checkSecretsFile(secretsRaw, files.secrets);
     sandbox = sandboxRaw as LocalSandboxConfig;
     checkPair(secrets, sandbox, files);

@@ -79,6 +79,7 @@ const CLEAR_FAULTS = {
   notifyOrder: 'normal',
   notifySignTest: 0,
   notifyPayload: 'full',
+  refundOutcome: 'success',
 } as const;
 
 export async function startFlowStack(options: FlowOptions): Promise<FlowStack> {
@@ -105,6 +106,9 @@ export async function startFlowStack(options: FlowOptions): Promise<FlowStack> {
         ...(options.dynamodbEndpoint ? { DYNAMODB_ENDPOINT: options.dynamodbEndpoint } : {}),
         WECHATPAY_BASE_URL: sandbox.url,
         WECHATPAY_BACKUP_BASE_URL: sandbox.backupUrl,
+        ...(sandbox.tlsUrl && stack.sandboxConfig.tls
+          ? { WECHATPAY_MTLS_BASE_URL: sandbox.tlsUrl, WECHATPAY_TLS_CA_PEM: (stack.sandboxConfig.tls as { caCertPem: string }).caCertPem }
+          : {}),
         PUBLIC_BASE_URL: served.url,
         WECHATPAY_TIMEOUT_MS: '2000',
         ...options.env,

@@ -75,6 +75,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       wechatpayBaseUrl: sandbox.url,
       wechatpayBackupBaseUrl: sandbox.backupUrl,
       publicBaseUrl,
+      ...(sandbox.tlsUrl && config.sandbox.tls ? { mtls: { baseUrl: sandbox.tlsUrl, caCertPem: config.sandbox.tls.caCertPem } } : {}),
       jwt: config.jwt,
     });
     const previous = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
