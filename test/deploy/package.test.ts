@@ -95,9 +95,12 @@ describe('serverless package --stage prod', () => {
     expect(mapping.Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
   });
 
-  it('alarms on the DLQ, refused and failed notifications, WeChat errors and API 5xx', () => {
+  it('alarms on the DLQ, refused, failed and unmatched notifications, abnormal refunds, WeChat errors and API 5xx', () => {
     const metrics = ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties.MetricName).sort();
-    expect(metrics).toEqual(['5xx', 'ApproximateNumberOfMessagesVisible', 'NotificationsFailed', 'NotificationsRefused', 'WechatPayCallErrors']);
+    expect(metrics).toEqual([
+      '5xx', 'ApproximateNumberOfMessagesVisible', 'NotificationsFailed', 'NotificationsRefused', 'NotificationsUnmatched',
+      'RefundsAbnormal', 'WechatPayCallErrors',
+    ]);
     for (const [, alarm] of ofType('AWS::CloudWatch::Alarm')) expect(alarm.Properties.AlarmActions).toHaveLength(1);
   });
 

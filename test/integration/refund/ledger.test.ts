@@ -79,7 +79,7 @@ function draft(order: PaidOrder, amount: number) {
 const reservedOn = async (order: PaidOrder) => Number((await rt.claims.get(order.key))?.['refund_reserved'] ?? 0);
 
 describe('the refund ledger', () => {
-  it('50 concurrent refunds of 30 % each: exactly 3 reserved, the others 409 REFUND_EXCEEDS_PAID naming what is left', async () => {
+  it('checklist papay #23: 50 concurrent refunds of 30 % each: exactly 3 reserved, the others 409 REFUND_EXCEEDS_PAID naming what is left', async () => {
     const order = await paidH5Order(10_000);
     const results = await Promise.allSettled(Array.from({ length: 50 }, () => reserveRefund(rt, order, draft(order, 3_000), 30_000)));
     const reserved = results.filter((r) => r.status === 'fulfilled' && r.value.kind === 'reserved');

@@ -138,7 +138,7 @@ function v2Notification(r: RefundRecord, status: 'SUCCESS' | 'CHANGE' | 'REFUNDC
 const notifyV2 = async (xml: string) => (await v2Handler(httpEvent(xml, { headers: { 'content-type': 'text/xml' } }))) as Result;
 
 describe('REFUND.* (APIv3) at /notify/refund', () => {
-  it('SUCCESS is applied once, however many copies arrive at once; a late ABNORMAL cannot move it back', async () => {
+  it('checklist G1, G6: SUCCESS is applied once, however many copies arrive at once; a late ABNORMAL cannot move it back', async () => {
     const order = await paidOrder('H5', 1_000);
     const r = await processingRefund(order, 400);
     const id = uniq('EV');
@@ -187,7 +187,7 @@ describe('REFUND.* (APIv3) at /notify/refund', () => {
     expect(String(flags[0]!['reason'])).toContain(field);
   });
 
-  it('a tampered, wrongly keyed or mislabelled notification is refused and changes nothing', async () => {
+  it('checklist G1, G2: a tampered, wrongly keyed or mislabelled notification is refused and changes nothing', async () => {
     const order = await paidOrder('H5', 1_000);
     const r = await processingRefund(order, 400);
     const n = buildNotification(v3Keys, { eventType: 'REFUND.CLOSED', resource: v3Resource(r, 'CLOSED'), associatedData: '', originalType: 'refund' });

@@ -110,7 +110,7 @@ beforeEach(async () => {
 });
 
 describe('H5 refunds (APIv3)', () => {
-  it('refund partly twice: PROCESSING, then both REFUND.SUCCESS notifications applied; the order shows them', async () => {
+  it('checklist G6, papay #23: refund partly twice under new numbers, a retry reuses its number (no second call), cumulative refunds capped by the order total; both REFUND.SUCCESS notifications applied', async () => {
     const outTradeNo = await paidH5Order(1_000);
     const first = { out_trade_no: outTradeNo, out_refund_no: uniq('RF'), amount: { refund: 300 }, reason: '商品已售完' };
     const a = await refund(first);
@@ -159,7 +159,7 @@ describe('H5 refunds (APIv3)', () => {
     expect(sandboxRefunds(outTradeNo)).toHaveLength(2);
   });
 
-  it('a lost answer keeps the amount reserved (UNCERTAIN) inside the invocation; the identical request refunds once', async () => {
+  it('checklist papay #23: a lost answer keeps the amount reserved (UNCERTAIN) inside the invocation; the identical request, same out_refund_no, refunds once', async () => {
     const outTradeNo = await paidH5Order(1_000);
     await sandbox.faults.set({ timeout: 5, timeoutMode: 'before', timeoutHangMs: 20_000, match: '/v3/refund/domestic/refunds' });
     const body = { out_trade_no: outTradeNo, out_refund_no: uniq('RF'), amount: { refund: 400 } };
@@ -199,7 +199,7 @@ describe('H5 refunds (APIv3)', () => {
 });
 
 describe('contract-order refunds (APIv2 over mutual TLS)', () => {
-  it('refunds through /secapi/pay/refund with the merchant certificate; the req_info notification completes it', async () => {
+  it('checklist papay #24: contract-order refunds go through /secapi/pay/refund with the merchant API certificate (mutual TLS); the req_info notification completes it', async () => {
     const outTradeNo = await paidContractOrder(888);
     const body = { out_trade_no: outTradeNo, out_refund_no: uniq('RF'), amount: { refund: 300 } };
     const res = await refund(body);
@@ -221,7 +221,7 @@ describe('contract-order refunds (APIv2 over mutual TLS)', () => {
     expect(sandboxRefunds(outTradeNo)).toHaveLength(0);
   });
 
-  it('a certificate WeChat did not issue fails the TLS handshake: nothing refunded, the amount stays reserved (UNCERTAIN)', async () => {
+  it('checklist papay #24: a certificate WeChat did not issue fails the TLS handshake: nothing refunded, the amount stays reserved (UNCERTAIN)', async () => {
     const outTradeNo = await paidContractOrder(888);
     // The right key pair, but a certificate from some other CA: the server refuses the handshake.
     const foreign = createCa();
