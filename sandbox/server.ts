@@ -181,6 +181,8 @@ export class SandboxServer implements ControlHost {
     this.ctx.notifier.cancelAll(false);
     for (const t of this.hanging) clearTimeout(t);
     this.hanging.clear();
+    for (const t of this.ctx.state.timers) clearTimeout(t);
+    this.ctx.state.timers.clear();
     await Promise.all([this.closeOne(this.main), this.closeOne(this.backup), ...(this.tls ? [this.closeOne(this.tls)] : [])]);
   }
 

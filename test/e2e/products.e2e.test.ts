@@ -28,7 +28,8 @@ beforeAll(async () => {
     root: process.cwd(),
     httpPort,
     lambdaPort,
-    env: { ...stack.env, PUBLIC_BASE_URL: `http://127.0.0.1:${httpPort}`, ESBUILD_WORK_FOLDER: workFolder },
+    // Partial refunds of one order back to back (WeChat's 1-minute interval is covered by the integration tests).
+    env: { ...stack.env, PUBLIC_BASE_URL: `http://127.0.0.1:${httpPort}`, ESBUILD_WORK_FOLDER: workFolder, REFUND_MIN_INTERVAL_SECONDS: '0' },
   });
   api = offline.url;
 }, 180_000);
@@ -264,5 +265,71 @@ describe('pay-and-sign contract orders through serverless-offline', () => {
     expect((await call('POST', '/contract-orders', { token, body })).body.prepay_id).toBe(created.body.prepay_id);
     const reused = await call('POST', '/contract-orders', { token, body: { ...orderBody('APP'), contract_code: body.contract_code } });
     expect(reused.status).toBe(409);
+  });
+});
+
+describe('refunds through serverless-offline', () => {
+  /** Each refund settles when the tester says so (the shared sandbox's clock is left alone). */
+  async function refundTwice(token: string, outTradeNo: string, amounts: [number, number]) {
+    const numbers: string[] = [];
+    for (const amount of amounts) {
+      const outRefundNo = unique('E2ER');
+      const res = await call('POST', '/refunds', { token, body: { out_trade_no: outTradeNo, out_refund_no: outRefundNo, amount: { refund: amount } } });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      expect(res.body).toMatchObject({ state: 'PROCESSING', amount: { refund: amount } });
+      expect(await act({ out_refund_no: outRefundNo, action: 'refund-success' })).toBe(200);
+      numbers.push(outRefundNo);
+    }
+    for (const no of numbers) {
+      await expect.poll(async () => (await call('GET', `/refunds/${no}`, { token })).body.state, { timeout: 15_000, interval: 250 }).toBe('SUCCESS');
+    }
+    return numbers;
+  }
+
+  it.skipIf(!existsSync(CHROMIUM))('H5 (APIv3): pay in the browser, refund partly twice, both REFUND.SUCCESS applied, GET shows them', async () => {
+    const token = await testToken();
+    const body = order();
+    const created = await call('POST', '/h5-orders', { token, body });
+    let browser: Browser | undefined;
+    try {
+      browser = await launchBrowser();
+      const page = await browser.newPage();
+      await page.goto(created.body.h5_url);
+      await page.getByRole('button', { name: /pay|支付/i }).first().click();
+      await page.waitForLoadState();
+    } finally {
+      await browser?.close();
+    }
+    await expect.poll(async () => (await call('GET', `/h5-orders/${body.out_trade_no}`, { token })).body.state, { timeout: 15_000, interval: 250 }).toBe('SUCCESS');
+    const numbers = await refundTwice(token, body.out_trade_no, [999, 500]);
+    const view = (await call('GET', `/h5-orders/${body.out_trade_no}`, { token })).body;
+    expect(view.refunded_total).toBe(1499);
+    expect(view.refunds.map((r: { out_refund_no: string }) => r.out_refund_no).sort()).toEqual([...numbers].sort());
+    const over = await call('POST', '/refunds', { token, body: { out_trade_no: body.out_trade_no, out_refund_no: unique('E2ER'), amount: { refund: 501 } } });
+    expect(over).toMatchObject({ status: 409, body: { code: 'REFUND_EXCEEDS_PAID' } });
+  });
+
+  it('pay-and-sign (APIv2, mutual TLS): refund partly twice, both req_info notifications applied, GET shows them', async () => {
+    const token = await testToken();
+    const body = {
+      out_trade_no: unique('E2EP'),
+      body: '会员月卡',
+      total_fee: 2500,
+      spbill_create_ip: '203.0.113.9',
+      trade_type: 'APP',
+      plan_id: 12535,
+      contract_code: unique('E2EK'),
+      request_serial: Date.now(),
+      contract_display_account: '端到端用户',
+    };
+    expect((await call('POST', '/contract-orders', { token, body })).status).toBe(201);
+    expect(await act({ out_trade_no: body.out_trade_no, action: 'pay' })).toBe(200);
+    await expect
+      .poll(async () => (await call('GET', `/contract-orders/${body.out_trade_no}`, { token })).body.payment?.state, { timeout: 15_000, interval: 250 })
+      .toBe('SUCCESS');
+    await refundTwice(token, body.out_trade_no, [1000, 1500]);
+    const view = (await call('GET', `/contract-orders/${body.out_trade_no}`, { token })).body;
+    expect(view.refunded_total).toBe(2500);
+    expect(view.refunds).toHaveLength(2);
   });
 });
