@@ -1,5 +1,5 @@
 /**
- * APIv3 request authentication exactly as protocol §1 describes:
+ * APIv3 request authentication exactly as docs/wechatpay.md (*APIv3 request signing*) describes:
  * `Authorization: WECHATPAY2-SHA256-RSA2048 mchid="…",nonce_str="…",timestamp="…",serial_no="…",signature="…"`
  * (pairs in any order), registered mchid, matching certificate serial, 300 s window, and an
  * RSA-SHA256 signature over `METHOD\nURL\nTS\nNONCE\nBODY\n` (raw body bytes).

@@ -1,5 +1,5 @@
 /**
- * The sandbox's own WeChat Pay crypto, written from docs (wechatpay-protocol.md §1–§7) on node:crypto.
+ * The sandbox's own WeChat Pay crypto, written from docs/wechatpay.md on node:crypto.
  * Deliberately independent of shared/wechatpay.
  */
 import {
@@ -51,7 +51,7 @@ export function privateKeyOf(pem: string): KeyObject {
   return key;
 }
 
-/** RSASSA-PKCS1-v1_5 with SHA-256, Base64 (protocol §1.2). */
+/** RSASSA-PKCS1-v1_5 with SHA-256, Base64 (APIv3 request signing). */
 export function rsaSign(message: Buffer | string, privateKey: KeyObject): string {
   return rsaSignRaw('sha256', typeof message === 'string' ? Buffer.from(message, 'utf8') : message, privateKey).toString(
     'base64',
@@ -72,7 +72,7 @@ export function rsaVerify(message: Buffer | string, signatureBase64: string, pub
   }
 }
 
-/** RSAES-OAEP, SHA-1 + MGF1-SHA1, empty label (protocol §6). Throws on any failure. */
+/** RSAES-OAEP, SHA-1 + MGF1-SHA1, empty label (sensitive-field encryption). Throws on any failure. */
 export function oaepDecrypt(ciphertextBase64: string, privateKey: KeyObject): string {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(ciphertextBase64)) throw new Error('not base64');
   const plain = privateDecrypt(
@@ -82,7 +82,7 @@ export function oaepDecrypt(ciphertextBase64: string, privateKey: KeyObject): st
   return new TextDecoder('utf-8', { fatal: true }).decode(plain);
 }
 
-/** AEAD_AES_256_GCM: returns Base64(ciphertext || 16-byte tag) (protocol §3.3). */
+/** AEAD_AES_256_GCM: returns Base64(ciphertext || 16-byte tag) (resource encryption). */
 export function aesGcmEncrypt(plaintext: string, apiV3Key: string, nonce: string, associatedData: string): string {
   const key = Buffer.from(apiV3Key, 'utf8');
   if (key.length !== 32) throw new Error('APIv3 key must be 32 bytes');
@@ -94,7 +94,7 @@ export function aesGcmEncrypt(plaintext: string, apiV3Key: string, nonce: string
 
 export type V2SignType = 'MD5' | 'HMAC-SHA256';
 
-/** The APIv2 string to sign: non-empty fields except `sign`, ASCII-sorted, `k=v&…&key=KEY` (protocol §7.1). */
+/** The APIv2 string to sign: non-empty fields except `sign`, ASCII-sorted, `k=v&…&key=KEY` (APIv2 signing). */
 export function v2SignString(fields: Record<string, string>, apiV2Key: string): string {
   const pairs = Object.keys(fields)
     .filter((k) => k !== 'sign' && fields[k] !== undefined && fields[k] !== '')

@@ -1,4 +1,4 @@
-/** APIv3 error answers `{code, message, detail?}` with WeChat's status codes (protocol §1.5, §8). */
+/** APIv3 error answers `{code, message, detail?}` with WeChat's status codes (docs/wechatpay.md). */
 export class ApiError extends Error {
   override name = 'ApiError';
 

@@ -1,6 +1,6 @@
 /**
- * Builders for the notifications WeChat sends: APIv3 encrypted JSON envelopes (protocol §3) and
- * APIv2 signed XML (protocol §7.4).
+ * Builders for the notifications WeChat sends: APIv3 encrypted JSON envelopes and
+ * APIv2 signed XML (docs/wechatpay.md).
  */
 import type { SandboxWechatpayKey } from './config';
 import { aesGcmEncrypt, randomAlnum, v2Sign, type V2SignType } from './crypto';

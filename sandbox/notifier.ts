@@ -9,14 +9,14 @@ import type { SandboxLogger } from './log';
 
 /**
  * Re-send delays in seconds after the 1st, 2nd, … failed attempt.
- * APIv3 and APIv2 payment notifications (protocol §3.5 / §7.5): 15s/15s/30s/3m/10m/20m/30m/30m/30m/60m/3h/3h/3h/6h/6h.
+ * APIv3 and APIv2 payment notifications (docs/wechatpay.md): 15s/15s/30s/3m/10m/20m/30m/30m/30m/60m/3h/3h/3h/6h/6h.
  */
 export const PAYMENT_SCHEDULE: readonly number[] = [
   15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600,
 ];
-/** Credit repayment (schedule unpublished, protocol §11.1): the sandbox uses the APIv3 payment schedule. */
+/** Credit repayment (schedule unpublished, docs/wechatpay.md readings): the sandbox uses the APIv3 payment schedule. */
 export const CREDIT_REPAYMENT_SCHEDULE: readonly number[] = PAYMENT_SCHEDULE;
-/** APIv2 contract (sign/terminate) notifications (protocol §7.5): 0/10/10/10/30/30/30 s, then 23 × 300 s. */
+/** APIv2 contract (sign/terminate) notifications: 0/10/10/10/30/30/30 s, then 23 × 300 s. */
 export const V2_CONTRACT_SCHEDULE: readonly number[] = [10, 10, 10, 30, 30, 30, ...Array<number>(23).fill(300)];
 
 export interface OutgoingNotification {

@@ -1,5 +1,5 @@
 /**
- * The sandbox's outgoing APIv3 signatures (public-key mode, protocol §2): headers
+ * The sandbox's outgoing APIv3 signatures (public-key mode, docs/wechatpay.md): headers
  * Wechatpay-Timestamp / -Nonce / -Signature / -Serial / -Signature-Type over `TS\nNONCE\nBODY\n`.
  */
 import { randomBytes } from 'node:crypto';

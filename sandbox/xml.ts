@@ -1,5 +1,5 @@
 /**
- * APIv2 XML: flat `<xml><k>v</k>…</xml>` documents (protocol §7.2). Parsing refuses DTDs and entity
+ * APIv2 XML: flat `<xml><k>v</k>…</xml>` documents (docs/wechatpay.md, *APIv2*). Parsing refuses DTDs and entity
  * declarations outright (no XXE), nested elements, repeated fields and trailing roots.
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
@@ -54,7 +54,7 @@ export function buildV2Xml(fields: Record<string, string>): string {
 }
 
 /**
- * Whether a merchant's answer to a v2 notification is the success acknowledgement (§7.5):
+ * Whether a merchant's answer to a v2 notification is the success acknowledgement (docs/wechatpay.md, *APIv2*):
  * well-formed `<xml>` with return_code SUCCESS (return_msg optional), nothing else around it.
  */
 export function isV2SuccessAck(text: string): boolean {

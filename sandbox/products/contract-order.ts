@@ -1,5 +1,5 @@
 /**
- * Pay-and-sign (APIv2 XML, direct merchant, SEED-002): `POST /pay/contractorder`, the Pay action (pays AND
+ * Pay-and-sign (APIv2 XML, direct merchant, 支付中签约): `POST /pay/contractorder`, the Pay action (pays AND
  * signs) with its two XML notifications, and contract termination.
  */
 import { v2Compact, v2DateTime } from '../clock';
@@ -324,7 +324,7 @@ function paymentNotification(order: ContractOrder, merchant: SandboxMerchant): O
   });
 }
 
-/** Contract notification (§7.4.2). Always MD5-signed (WeChat's HMAC use here is undocumented). */
+/** Contract notification (docs/wechatpay.md, *Pay-and-sign*). Always MD5-signed (WeChat's HMAC use here is undocumented). */
 function contractNotification(c: PapContract, merchant: SandboxMerchant, change: 'ADD' | 'DELETE'): OutgoingNotification {
   const fields: Record<string, string> = {
     return_code: 'SUCCESS',

@@ -1,9 +1,10 @@
 /**
- * Credit repayment (service provider, SEED-000): H5 presign, query, terminate, the first-repayment
+ * Credit repayment (service provider, H5预签约): H5 presign, query, terminate, the first-repayment
  * deduct order, the Sign / Decline / terminate actions and the CREDIT_REPAYMENT.* notifications.
  *
- * Decision (protocol §11.3): an out_contract_code is consumed by a successful presign. A second presign
- * with the same code answers 400 INVALID_REQUEST "out_contract_code已使用", whatever happened since.
+ * Decision (WeChat does not document it; docs/wechatpay.md, readings): an out_contract_code is consumed by a
+ * successful presign. A second presign with the same code answers 400 INVALID_REQUEST "out_contract_code已使用",
+ * whatever happened since.
  */
 import { rfc3339 } from '../clock';
 import type { SandboxMerchant } from '../config';
@@ -85,7 +86,7 @@ export function presignH5(
   return { status: 200, body: { redirect_url: redirectUrl(baseUrl, contract) } };
 }
 
-/** Query-contract object (protocol §5.1, OPENAPI). */
+/** Query-contract object (docs/wechatpay.md, *Credit-repayment H5 presign*). */
 export function contractObject(c: RepaymentContract): Record<string, unknown> {
   const state = c.status === 'TERMINATED' ? 'CONTRACT_STATE_TERMINATED' : 'CONTRACT_STATE_EFFECTIVE';
   const out: Record<string, unknown> = {
@@ -121,7 +122,7 @@ function findPartner(merchant: SandboxMerchant): void {
 export function queryContract(ctx: SandboxContext, merchant: SandboxMerchant, code: string): V3Result {
   findPartner(merchant);
   const c = ctx.state.repaymentContracts.get(keyOf(merchant.mchid, code));
-  // a presign that was declined, expired or never acted on creates no contract (SEED-000)
+  // a presign that was declined, expired or never acted on creates no contract (H5预签约 page)
   if (!c || c.status === 'PRESIGNED' || c.status === 'DECLINED') throw new ApiError(404, 'NOT_FOUND', '协议不存在');
   return { status: 200, body: contractObject(c) };
 }

@@ -1,5 +1,5 @@
 /**
- * H5 payment (direct merchant, SEED-001): `POST /v3/pay/transactions/h5`, transaction queries and close,
+ * H5 payment (direct merchant, H5下单): `POST /v3/pay/transactions/h5`, transaction queries and close,
  * the Pay action and its `TRANSACTION.SUCCESS` notification.
  */
 import { rfc3339 } from '../clock';
@@ -93,7 +93,7 @@ const STATE_DESC: Record<string, string> = {
   CLOSED: '订单已关闭',
 };
 
-/** The transaction object (protocol §4) for H5 orders and contract orders alike. */
+/** The transaction object (docs/wechatpay.md, *H5 order*) for H5 orders and contract orders alike. */
 export function transactionObject(order: Order): Record<string, unknown> {
   const total = order.kind === 'h5' ? order.total : order.total_fee;
   const out: Record<string, unknown> = {

@@ -1,4 +1,4 @@
-/** `POST /pay/contractorder` (APIv2) field rules (SEED-002, protocol §7.3). */
+/** `POST /pay/contractorder` (APIv2) field rules (official page 支付中签约, docs/wechatpay.md). */
 import { parseV2Compact } from '../clock';
 import { isIPv4, notifyUrlIssue } from './fields';
 

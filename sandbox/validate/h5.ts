@@ -1,4 +1,4 @@
-/** `POST /v3/pay/transactions/h5` body rules (SEED-001). */
+/** `POST /v3/pay/transactions/h5` body rules (official page H5下单). */
 import { parseRfc3339 } from '../clock';
 import type { JsonObject } from './json';
 import { Fields, isIPAny, notifyUrlIssue } from './fields';

@@ -1,5 +1,5 @@
 /**
- * APIv3 JSON body rules (protocol §1.5): valid UTF-8, only 1–3-byte UTF-8 characters, a JSON object,
+ * APIv3 JSON body rules (WeChat's APIv3 basic rules): valid UTF-8, only 1–3-byte UTF-8 characters, a JSON object,
  * and no `null` anywhere.
  */
 import { ApiError, paramError } from '../errors';

@@ -1,5 +1,5 @@
 /**
- * `POST /v3/credit-repayment/partner/contracts/h5-presign` body rules (SEED-000).
+ * `POST /v3/credit-repayment/partner/contracts/h5-presign` body rules (official page H5预签约).
  * The decrypted real name and ID number never leave this function: only the mask is returned.
  */
 import { paramError } from '../errors';
@@ -33,7 +33,7 @@ export interface PresignRequest {
 }
 
 /**
- * Mask rule of SEED-000: keep the last character, replace all others with `*`;
+ * Mask rule of the H5预签约 page: keep the last character, replace all others with `*`;
  * names longer than 4 characters become `***` + last character.
  */
 export function maskName(name: string): string {

@@ -20,8 +20,9 @@ const digits = (what: string) => v.pipe(v.string(), v.regex(DIGITS, `${what} mus
 const present = () => v.pipe(v.string(), v.minLength(1));
 
 /**
- * The v2 payment result at `notify_url` (protocol §7.4.1). Only what we bind to and store is required; every other
- * field WeChat sends (coupons, `settlement_total_fee`, …) is tolerated, and was covered by the sign.
+ * The v2 payment result at `notify_url` (docs/wechatpay.md, *Pay-and-sign*). Only what we bind to and store is
+ * required; every other field WeChat sends (coupons, `settlement_total_fee`, …) is tolerated, and was covered by
+ * the sign.
  */
 export const paymentNotificationSchema = v.pipe(
   v.looseObject({
@@ -49,7 +50,7 @@ export const paymentNotificationSchema = v.pipe(
   ),
 );
 
-/** The v2 signing / termination result at `contract_notify_url` (protocol §7.4.2). */
+/** The v2 signing / termination result at `contract_notify_url` (docs/wechatpay.md, *Pay-and-sign*). */
 export const contractNotificationSchema = v.looseObject({
   mch_id: present(),
   contract_code: present(),

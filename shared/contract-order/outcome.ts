@@ -55,7 +55,7 @@ function refusalOf(data: Record<string, string>): WechatRefusal {
   return refusal;
 }
 
-/** "201 商户订单号重复" arrives as `INVALID_REQUEST` (protocol §8.4). */
+/** "201 商户订单号重复" arrives as `INVALID_REQUEST` (docs/wechatpay.md, *Pay-and-sign*). */
 export function isDuplicateOrder(refusal: WechatRefusal): boolean {
   if (refusal.err_code !== undefined && ORDER_EXISTS_ERR_CODES.has(refusal.err_code)) return true;
   const des = refusal.err_code_des ?? '';

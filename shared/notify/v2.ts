@@ -41,7 +41,7 @@ export interface V2Route {
   maxBytes?: number;
 }
 
-/** The one answer WeChat takes as "received" (protocol §7.5): exactly this, nothing around it. */
+/** The one answer WeChat takes as "received" (docs/wechatpay.md, *APIv2*): exactly this, nothing around it. */
 export const V2_SUCCESS_BODY = '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>';
 
 const XML_HEADERS = { 'content-type': 'text/xml; charset=utf-8' };

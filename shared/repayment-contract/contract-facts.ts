@@ -18,7 +18,7 @@ export type WechatContractState = 'SIGNED' | 'TERMINATED';
 
 /**
  * What a contract notification or the query-contract API says about a contract. Every field is optional: the
- * notification field tables were not available (protocol §11.1), so nothing is assumed to be there.
+ * notification field tables were not available (docs/wechatpay.md, readings), so nothing is assumed to be there.
  */
 export interface ContractFacts {
   out_contract_code?: string;

@@ -36,7 +36,7 @@ export type Json = Record<string, any>;
 export type Result = APIGatewayProxyStructuredResultV2;
 export type Handler = (event: APIGatewayProxyEventV2) => Promise<Result>;
 
-/** The one answer WeChat takes as "received" for v2 (protocol §7.5). */
+/** The one answer WeChat takes as "received" for v2 (docs/wechatpay.md, *APIv2*). */
 export const V2_SUCCESS_XML = '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>';
 export const V2_FAIL_MARK = '<return_code><![CDATA[FAIL]]></return_code>';
 

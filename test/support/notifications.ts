@@ -2,7 +2,7 @@ import { createCipheriv, createSign, generateKeyPairSync, randomBytes } from 'no
 import { Hash } from 'wechatpay-axios-plugin';
 
 /**
- * Builds WeChat-style v3 notifications straight from the protocol reference with node:crypto, so tests can
+ * Builds WeChat-style v3 notifications straight from docs/wechatpay.md with node:crypto, so tests can
  * send exact copies, tampered copies and forgeries to a notify handler. Independent of shared/wechatpay.
  */
 export interface NotificationKeys {
@@ -83,7 +83,7 @@ export interface MerchantIds {
   mchid: string;
 }
 
-/** WeChat's TRANSACTION.SUCCESS resource (protocol reference §4) for one of our H5 orders. */
+/** WeChat's TRANSACTION.SUCCESS resource (docs/wechatpay.md, *H5 order*) for one of our H5 orders. */
 export function paidTransaction(merchant: MerchantIds, outTradeNo: string, total = 100) {
   return {
     appid: merchant.appid,
@@ -100,7 +100,7 @@ export function paidTransaction(merchant: MerchantIds, outTradeNo: string, total
   };
 }
 
-/** The fields of WeChat's APIv2 payment-result notification (§7.4.1) for one of our contract orders, unsigned. */
+/** The fields of WeChat's APIv2 payment-result notification (docs/wechatpay.md, *Pay-and-sign*) for one of our contract orders, unsigned. */
 export function v2PaymentFields(
   merchant: MerchantIds,
   order: Record<string, unknown>,

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { V2SignatureError, signV2, v2SigningString, verifyV2 } from '../../../shared/wechatpay/index';
 import { peer } from './support';
 
-// §9 V10: the official APIv2 signing sample
+// V10 of docs/wechatpay.md: the official APIv2 signing sample
 const V10_PARAMS = { appid: 'wxd930ea5d5a258f4f', mch_id: '10000100', device_info: '1000', body: 'test', nonce_str: 'ibuaiVcKdpRxkhJA' };
 const V10_KEY = '192006250b4c09247ec02edce69f6a2d';
 const V10_STRING_A = 'appid=wxd930ea5d5a258f4f&body=test&device_info=1000&mch_id=10000100&nonce_str=ibuaiVcKdpRxkhJA';

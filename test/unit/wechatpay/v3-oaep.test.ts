@@ -8,7 +8,7 @@ import {
 } from '../../../shared/wechatpay/index';
 import { MERCHANT_CERTIFICATE_PEM, MERCHANT_PRIVATE_KEY_PEM, generateRsaKeyPair, peer } from './support';
 
-// §9 V9 (Java RSAPrivacyDecryptorTest)
+// V9 of docs/wechatpay.md (Java RSAPrivacyDecryptorTest)
 const V9_CIPHERTEXT =
   'Qqsluo7R1IZyAqdkm/jBzwXDP5VndCwwFbRA+yILFTYciZzrRChQIQ7SKuI2k3YSR5auB3ZspdjR1WPB3PTCKe6BCFx3NnaPWhSwonYTmW8ZseXjkbcYSbKL5O/6dr6Zftg3t2A2FUd97acjM1fr2EIvIvRieQ3Hl8qVkDBY9520wm1rzvePUnxQWN70RZiBcqr7O7Gb0gU3l7FkvoUFSbY44HgDJetmVow3yGIV3Tcd45o2MNQ+5F1qvjIjb3/6dkGKce4/kNTYraUMO6o6kfFXlfg+bFRIiz8hiUpbToWdu7g0R5Hq0/YIE5vw/5Ms4gbk2HIQIfOLkY8sEPjYHA==';
 
