@@ -22,7 +22,7 @@ import { toAttributes, type Item } from '../shared/store/items';
 import { allowedContext } from '../shared/auth/verdict';
 import { keys as recordKeys } from '../shared/store/keys';
 import { encryptResource, paidTransaction, type BuiltNotification, type NotificationKeys } from '../test/support/notifications';
-import { ms, progress } from './stats';
+import { ms, progress, silenced } from './stats';
 
 /** Round trips (and the time spent in them) since the last reset. */
 export class Counters {
@@ -284,4 +284,64 @@ export async function seedOrders(stack: BenchStack, template: Item, count: numbe
   };
   await Promise.all(Array.from({ length: 4 }, worker));
   return ids;
+}
+
+/** An H5 order created through `create`, paid at the sandbox, and recorded paid in our table (untimed preparation). */
+export async function paidH5Order(
+  stack: BenchStack,
+  create: (event: never, context: never) => Promise<{ statusCode?: number; body?: string }>,
+): Promise<string> {
+  const body = h5OrderBody();
+  const res = await silenced(() => create(httpEvent(JSON.stringify(body)) as never, lambdaContext('createH5Order') as never));
+  if (res.statusCode !== 201) throw new Error(`create-h5-order answered ${res.statusCode}: ${res.body}`);
+  const h5Url = (JSON.parse(res.body ?? '{}') as { h5_url: string }).h5_url;
+  const acted = await fetch(`${stack.sandbox.url}/sandbox/act`, { method: 'POST', body: JSON.stringify({ url: h5Url, action: 'pay' }) });
+  if (acted.status !== 200) throw new Error(`sandbox pay answered ${acted.status}`);
+  const paid = stack.sandbox.state.listOrders().find((o) => o.out_trade_no === body.out_trade_no);
+  await stack.rt.claims.touch(recordKeys.h5Order(body.out_trade_no), {
+    state: 'SUCCESS',
+    transaction_id: paid?.transaction_id,
+    success_time: new Date().toISOString(),
+    payer_total: body.amount.total,
+  });
+  return body.out_trade_no;
+}
+
+/** REFUND.SUCCESS for a refund we hold, signed and encrypted as WeChat would (test/support/notifications). */
+export function refundNotification(stack: BenchStack, outRefundNo: string): BuiltNotification {
+  const r = stack.sandbox.state.listRefunds().find((x) => x.out_refund_no === outRefundNo);
+  if (!r) throw new Error(`the sandbox has no refund ${outRefundNo}`);
+  const keys = stack.notificationKeys;
+  const resource = {
+    mchid: r.mchid,
+    out_trade_no: r.out_trade_no,
+    transaction_id: r.transaction_id,
+    out_refund_no: r.out_refund_no,
+    refund_id: r.refund_id,
+    refund_status: 'SUCCESS',
+    success_time: new Date().toISOString().replace(/\.\d+Z$/, '+08:00'),
+    user_received_account: '支付用户零钱',
+    amount: { total: r.total, refund: r.refund, payer_total: r.total, payer_refund: r.refund },
+  };
+  const body = JSON.stringify({
+    id: `EV-${randomBytes(8).toString('hex')}`,
+    create_time: new Date().toISOString().replace(/\.\d+Z$/, '+00:00'),
+    resource_type: 'encrypt-resource',
+    event_type: 'REFUND.SUCCESS',
+    summary: '退款成功',
+    resource: { original_type: 'refund', ...encryptResource(JSON.stringify(resource), keys.apiV3Key, '') },
+  });
+  const timestamp = Math.floor(Date.now() / 1000);
+  const nonce = randomBytes(16).toString('hex').toUpperCase();
+  return {
+    body,
+    headers: {
+      'wechatpay-timestamp': String(timestamp),
+      'wechatpay-nonce': nonce,
+      'wechatpay-signature': sign('sha256', Buffer.from(`${timestamp}\n${nonce}\n${body}\n`), createPrivateKey(keys.privateKeyPem)).toString('base64'),
+      'wechatpay-serial': keys.serial,
+      'wechatpay-signature-type': 'WECHATPAY2-SHA256-RSA2048',
+      'content-type': 'application/json',
+    },
+  };
 }

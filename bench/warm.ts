@@ -18,7 +18,9 @@ import {
   httpEvent,
   h5OrderBody,
   lambdaContext,
+  paidH5Order,
   paymentNotification,
+  refundNotification,
   seedOrders,
   uniqueId,
   type BenchStack,
@@ -120,6 +122,40 @@ async function flows(stack: BenchStack, orders: () => string[]): Promise<Flow[]>
       handler: presign,
     });
   }
+  const createRefund = (await import('../functions/http/create-refund')).handler as unknown as Handler;
+  const notifyRefund = (await import('../functions/notify/refund')).handler as unknown as Handler;
+  list.push({
+    name: 'refund (H5, APIv3)',
+    function: 'createRefund',
+    expectStatus: 201,
+    minimum: {
+      dynamo: 3,
+      wechat: 1,
+      secrets: 0,
+      note: 'read the order (one BatchGetItem for both products) + reserve and create in one TransactWriteItems + store the answer',
+    },
+    // Untimed: an H5 order paid at the sandbox and recorded paid here.
+    prepare: async () => {
+      const outTradeNo = await paidH5Order(stack, create);
+      return httpEvent(JSON.stringify({ out_trade_no: outTradeNo, out_refund_no: uniqueId('BR'), amount: { refund: 1 } }));
+    },
+    handler: createRefund,
+  });
+  list.push({
+    name: 'refund notification (REFUND.SUCCESS)',
+    function: 'notifyRefund',
+    expectStatus: 204,
+    minimum: { dynamo: 1, wechat: 0, secrets: 0, note: 'one conditional UpdateItem (state + event id, bound by order and amount); only CLOSED reads first, to give the amount back' },
+    prepare: async () => {
+      const outTradeNo = await paidH5Order(stack, create);
+      const outRefundNo = uniqueId('BN');
+      const res = await silenced(() => createRefund(httpEvent(JSON.stringify({ out_trade_no: outTradeNo, out_refund_no: outRefundNo, amount: { refund: 1 } })) as never, lambdaContext('createRefund') as never));
+      if (res.statusCode !== 201) throw new Error(`refund for the notification bench answered ${res.statusCode}: ${res.body}`);
+      const n = refundNotification(stack, outRefundNo);
+      return httpEvent(n.body, n.headers);
+    },
+    handler: notifyRefund,
+  });
   let next = 0;
   list.push({
     name: 'H5 payment notification',

@@ -16,8 +16,10 @@ export const REFUND_PRODUCT = 'REFUND';
  * reserved amount back to the order in the same transaction.
  */
 export async function applyRefundFacts(rt: Runtime, outRefundNo: string, facts: RefundFacts, eventId: string): Promise<string> {
-  const record = await rt.claims.get<RefundRecord>(keys.refund(outRefundNo));
-  if (!record) return flag(rt, outRefundNo, facts, eventId, 'no such refund');
+  // Only a CLOSED refund needs its record first (the amount and the order to give it back to); every other state is
+  // one conditional write, bound to our record by its own condition.
+  const record = facts.status === 'CLOSED' ? await rt.claims.get<RefundRecord>(keys.refund(outRefundNo)) : undefined;
+  if (facts.status === 'CLOSED' && !record) return flag(rt, outRefundNo, facts, eventId, 'no such refund');
   const missing = [
     ...(facts.out_trade_no === undefined ? ['out_trade_no'] : []),
     ...(facts.amount_refund === undefined ? ['amount.refund'] : []),
@@ -47,14 +49,14 @@ export async function applyRefundFacts(rt: Runtime, outRefundNo: string, facts: 
         payer_refund: facts.payer_refund,
       },
     },
-    record.amount_refund,
-    { pk: record.order_pk, sk: record.order_sk },
+    record?.amount_refund ?? 0,
+    record ? { pk: record.order_pk, sk: record.order_sk } : keys.refund(outRefundNo),
   );
   if (outcome.kind === 'mismatch') return flag(rt, outRefundNo, facts, eventId, `differs in ${outcome.fields.join(', ')}`);
   if (outcome.kind === 'unknown') return flag(rt, outRefundNo, facts, eventId, 'no such refund');
   if (outcome.kind === 'applied') {
     countRefundOutcome(to);
-    if (to === 'ABNORMAL') logger.warn('refund abnormal', { out_refund_no: outRefundNo, out_trade_no: record.out_trade_no, event_id: eventId });
+    if (to === 'ABNORMAL') logger.warn('refund abnormal', { out_refund_no: outRefundNo, out_trade_no: facts.out_trade_no, event_id: eventId });
   }
   return outcome.kind;
 }

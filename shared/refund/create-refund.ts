@@ -5,7 +5,7 @@ import type { Runtime } from '../runtime/container';
 import { logger } from '../runtime/logger';
 import { countRefundOutcome } from '../runtime/metrics';
 import { isLeased, type Fingerprint } from '../store/claims';
-import { keys, type RecordKey } from '../store/keys';
+import { keys } from '../store/keys';
 import { changeRefund, REFUND_WINDOW_MS, reserveRefund, type PaidOrder } from './ledger';
 import { findPaidOrder } from './orders';
 import { toRefundView, type RefundRecord, type RefundRefusal, type RefundState, type RefundView } from './record';
@@ -39,15 +39,18 @@ export async function createRefund(rt: Runtime, body: unknown): Promise<CreateRe
   );
   const key = keys.refund(input.out_refund_no);
 
+  // The common case first: a new number. The reservation's own condition tells us when the number exists.
+  const order = await findPaidOrder(rt, input.out_trade_no).catch((error: unknown) => error);
   for (let round = 0; round < 4; round += 1) {
-    const existing = await rt.claims.get<RefundRecord>(key);
+    const existing = round === 0 && !(order instanceof Error) ? undefined : await rt.claims.get<RefundRecord>(key);
     if (!existing) {
-      const order = await findPaidOrder(rt, input.out_trade_no);
-      checkRefundable(rt, merchant, order);
-      const draft = draftRecord(input, order, fingerprint, rt.now());
-      const reserved = await reserveRefund(rt, order, draft, LEASE_MS);
+      if (order instanceof Error) throw order;
+      checkRefundable(rt, merchant, order as PaidOrder);
+      const draft = draftRecord(input, order as PaidOrder, fingerprint, rt.now());
+      const reserved = await reserveRefund(rt, order as PaidOrder, draft, LEASE_MS);
       if (reserved.kind === 'exists') continue;
-      return { refund: await callWechat(rt, merchant, key, reserved.token, false), replayed: false };
+      const claimed = { ...draft, claim_status: 'PENDING', lease_token: reserved.token } as unknown as RefundRecord;
+      return { refund: await callWechat(rt, merchant, claimed, reserved.token, false), replayed: false };
     }
     if (!fingerprint.matches(existing.fingerprint)) {
       throw conflict('OUT_REFUND_NO_USED', `out_refund_no ${input.out_refund_no} was already used for a different refund; a refund number refunds once`);
@@ -60,7 +63,7 @@ export async function createRefund(rt: Runtime, body: unknown): Promise<CreateRe
       // Its worker died mid-call: take the claim over and send the identical request again.
       const taken = await rt.claims.claim<RefundRecord>(key, fingerprint, LEASE_MS);
       if (taken.kind !== 'claimed') continue;
-      return { refund: await callWechat(rt, merchant, key, taken.token, true), replayed: false };
+      return { refund: await callWechat(rt, merchant, taken.record ?? existing, taken.token, true), replayed: false };
     }
     if (existing.state !== 'UNCERTAIN') return { refund: answer(existing), replayed: true };
     const token = await rt.claims.renew(key, existing.fingerprint, LEASE_MS);
@@ -68,7 +71,7 @@ export async function createRefund(rt: Runtime, body: unknown): Promise<CreateRe
       await rt.claims.waitWhileLeased(key, 10_000);
       continue;
     }
-    return { refund: await callWechat(rt, merchant, key, token, true), replayed: false };
+    return { refund: await callWechat(rt, merchant, existing, token, true), replayed: false };
   }
   throw new ServiceError(409, 'REQUEST_IN_PROGRESS', 'the same refund is being created; retry shortly', { retryAfterSeconds: 1 });
 }
@@ -111,21 +114,21 @@ function draftRecord(input: CreateRefundInput, order: PaidOrder, fingerprint: Fi
 }
 
 /** Makes the one call under the lease `token` and records what it says; returns the view of the result. */
-async function callWechat(rt: Runtime, merchant: MerchantContext, key: RecordKey, token: string, earlierAttempt: boolean): Promise<RefundView> {
-  // What the claim holds is what is sent: a retry is the identical refund, as WeChat requires.
-  const record = (await rt.claims.get<RefundRecord>(key))!;
+async function callWechat(rt: Runtime, merchant: MerchantContext, record: RefundRecord, token: string, earlierAttempt: boolean): Promise<RefundView> {
+  // What the record holds is what is sent: a retry is the identical refund, as WeChat requires.
+  const key = keys.refund(record.out_refund_no);
   const outcome: RefundCallOutcome = record.protocol === 'v3' ? await requestV3Refund(rt, merchant, record) : await requestV2Refund(rt, merchant, record);
   const { to, set } = decide(record, outcome, earlierAttempt);
   logger.info('refund answered', { out_refund_no: record.out_refund_no, outcome: outcome.kind, state: to, ...(outcome.kind === 'unknown' ? { reason: outcome.reason } : {}) });
   countRefundOutcome(to);
   const orderKey = { pk: record.order_pk, sk: record.order_sk };
   const change = await changeRefund(rt, record.out_refund_no, { to, from: CALL_FROM, set, token }, record.amount_refund, orderKey);
+  if (change.kind === 'applied' && change.record) return answer(change.record);
   if (change.kind === 'superseded') {
     // A notification told us first (e.g. SUCCESS while the answer travelled): keep its state, store our fields.
-    await rt.claims.complete(key, token, set);
-  } else if (change.kind === 'lost') {
-    logger.warn('refund lease lost', { out_refund_no: record.out_refund_no });
+    return answer(await rt.claims.complete<RefundRecord>(key, token, set));
   }
+  if (change.kind === 'lost') logger.warn('refund lease lost', { out_refund_no: record.out_refund_no });
   return answer((await rt.claims.get<RefundRecord>(key))!);
 }
 

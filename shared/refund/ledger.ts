@@ -148,7 +148,8 @@ export interface RefundChange {
 }
 
 export type ChangeOutcome =
-  | { kind: 'applied' }
+  /** `record` is the refund as stored now, when DynamoDB handed it back (not for a releasing transaction). */
+  | { kind: 'applied'; record?: RefundRecord }
   | { kind: 'duplicate' | 'superseded'; record: RefundRecord }
   | { kind: 'mismatch'; record: RefundRecord; fields: string[] }
   | { kind: 'lost' | 'unknown' };
@@ -227,10 +228,11 @@ export async function changeRefund(rt: Runtime, outRefundNo: string, change: Ref
           ],
         }),
       );
-    } else {
-      await rt.dynamo.send(new UpdateItemCommand({ ...refundUpdate, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+      return { kind: 'applied' };
     }
-    return { kind: 'applied' };
+    const out = await rt.dynamo.send(new UpdateItemCommand({ ...refundUpdate, ReturnValues: 'ALL_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+    const record = fromAttributes<RefundRecord>(out.Attributes);
+    return record ? { kind: 'applied', record } : { kind: 'applied' };
   } catch (error) {
     let old: RefundRecord | undefined;
     if (error instanceof ConditionalCheckFailedException) old = fromAttributes<RefundRecord>(error.Item);

@@ -13,7 +13,18 @@ import type { RefundRecord } from './record';
  * out_trade_no space (one direct merchant), so at most one of the two exists.
  */
 export async function findPaidOrder(rt: Runtime, outTradeNo: string): Promise<PaidOrder> {
-  const [h5, paporder] = await Promise.all([rt.claims.get<Item>(keys.h5Order(outTradeNo)), rt.claims.get<Item>(keys.contractOrder(outTradeNo))]);
+  // One round trip for both places the order can be.
+  const out = await rt.dynamo.send(
+    new BatchGetItemCommand({
+      RequestItems: { [rt.config.tableName]: { Keys: [keys.h5Order(outTradeNo), keys.contractOrder(outTradeNo)].map((k) => toAttributes({ ...k })), ConsistentRead: true } },
+    }),
+  );
+  if (Object.keys(out.UnprocessedKeys ?? {}).length > 0) {
+    throw new ServiceError(503, 'ORDER_UNAVAILABLE', 'the order could not be read; retry', { retryAfterSeconds: 1 });
+  }
+  const found = (out.Responses?.[rt.config.tableName] ?? []).map((item) => fromAttributes<Item>(item)!);
+  const h5 = found.find((item) => item['pk'] === keys.h5Order(outTradeNo).pk);
+  const paporder = found.find((item) => item['pk'] === keys.contractOrder(outTradeNo).pk);
   if (h5 && paporder) throw conflict('ORDER_AMBIGUOUS', `out_trade_no ${outTradeNo} names both an H5 order and a contract order`);
   const record = h5 ?? paporder;
   if (!record || record['state'] === 'CREATING') throw notFound(`order ${outTradeNo}`);
