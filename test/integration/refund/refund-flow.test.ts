@@ -17,6 +17,7 @@ import { handler as notifyV2Refund } from '../../../functions/notify/contract-or
 import type { RunningSandbox } from '../../../sandbox/index';
 import { createCa, issueMerchantCertificate } from '../../../sandbox/tls';
 import { localStack } from '../../support/env';
+import { keys as localKeys } from '../../../shared/store/keys';
 import { changedSecrets, httpEvent, lambdaContext, startFlowStack, type FlowStack } from '../../support/flow';
 
 /**
@@ -140,6 +141,23 @@ describe('H5 refunds (APIv3)', () => {
     const order = parse(await call(getH5, '', { pathParameters: { out_trade_no: outTradeNo } }));
     expect(order.refunded_total).toBe(500);
     expect(order.refunds.map((r: Json) => r.out_refund_no).sort()).toEqual([first.out_refund_no, second.out_refund_no].sort());
+  });
+
+  it('checklist papay #23: 50 concurrent POST /refunds of 30 % each on one order → 3 accepted, 47 × 409 REFUND_EXCEEDS_PAID, exactly 3 WeChat calls', async () => {
+    const outTradeNo = await paidH5Order(10_000);
+    flow.calls.length = 0;
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, () => refund({ out_trade_no: outTradeNo, out_refund_no: uniq('RF'), amount: { refund: 3_000 } })),
+    );
+    const statuses = answers.map((a) => a.statusCode);
+    expect(statuses.filter((st) => st === 201)).toHaveLength(3);
+    expect(statuses.filter((st) => st === 409)).toHaveLength(47);
+    for (const a of answers.filter((x) => x.statusCode === 409)) {
+      expect(parse(a)).toMatchObject({ code: 'REFUND_EXCEEDS_PAID', errors: [{ field: 'amount.refund', message: expect.stringContaining('1000') }] });
+    }
+    expect(flow.calls.filter((c) => c === 'POST /v3/refund/domestic/refunds')).toHaveLength(3);
+    expect(sandboxRefunds(outTradeNo)).toHaveLength(3);
+    expect((await flow.rt.claims.get(localKeys.h5Order(outTradeNo)))?.['refund_reserved']).toBe(9_000);
   });
 
   it('CLOSED gives the amount back and a new number may refund it; ABNORMAL is surfaced, never retried', async () => {
