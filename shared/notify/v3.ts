@@ -1,5 +1,6 @@
 import {
   DecryptionError,
+  InvalidSignatureError,
   MalformedNotificationError,
   SignatureVerificationError,
   UnknownSerialError,
@@ -11,7 +12,7 @@ import { json, type HttpResult } from '../http/responses';
 import type { MerchantContext, MerchantRole } from '../merchant/context';
 import type { Runtime } from '../runtime/container';
 import { logger } from '../runtime/logger';
-import { countNotification, notificationOutcome } from '../runtime/metrics';
+import { countNotification, countRefusalWithKnownSerial, notificationOutcome } from '../runtime/metrics';
 
 /**
  * What a product does with an authentic, decrypted notification. Resolving means "stored (or already stored)":
@@ -50,8 +51,16 @@ export async function receiveV3Notification(
     });
   } catch (error) {
     if (error instanceof SignatureVerificationError || error instanceof DecryptionError || error instanceof MalformedNotificationError) {
-      logger.warn('notification refused', { function: route.name, outcome: 'refused', reason: error.name, latency_ms: rt.now() - started });
+      const knownSerial = refusedWithKnownSerial(error);
+      logger.warn('notification refused', {
+        function: route.name,
+        outcome: 'refused',
+        reason: error.name,
+        known_serial: knownSerial,
+        latency_ms: rt.now() - started,
+      });
       countNotification('refused');
+      if (knownSerial) countRefusalWithKnownSerial();
       return fail(401, verificationMessage(error));
     }
     logger.error('notification could not be checked', { function: route.name, error: errorName(error) });
@@ -104,6 +113,17 @@ async function open(
     if (refreshed === merchant) throw error;
     return { merchant: refreshed, notification: attempt(refreshed) };
   }
+}
+
+/**
+ * Whether a refusal says something about our keys rather than about the sender: the serial named a key we hold
+ * (after the one reload an unknown serial gets) and the signature did not verify under it, or the signature verified
+ * and what it covered could not be decrypted (our APIv3 key) or read. Decryption and parsing run only after the
+ * signature verified, so those two are WeChat's own messages. Not counted: missing or malformed headers, an unknown
+ * serial, a stale timestamp (an old genuine notification replayed) and WeChat's deliberate SIGNTEST probes.
+ */
+function refusedWithKnownSerial(error: Error): boolean {
+  return error instanceof InvalidSignatureError || error instanceof DecryptionError || error instanceof MalformedNotificationError;
 }
 
 function verificationMessage(error: Error): string {

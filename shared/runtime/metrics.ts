@@ -24,6 +24,20 @@ export function countNotification(outcome: NotificationOutcome): void {
   metrics.addMetric(NOTIFICATION_METRIC[outcome], MetricUnit.Count, 1);
 }
 
+/**
+ * A refused v3 notification that named a `Wechatpay-Serial` we hold and still failed: the signature did not verify
+ * under that key, or it verified and the resource could not be decrypted or read. Counted on top of
+ * `NotificationsRefused`. The notify routes are public, so the raw refusal count is anyone's to drive with curl and
+ * is only a metric; this one needs one of our serials (not in anything an outsider sees), or WeChat's own signature,
+ * and means our keys or WeChat's changed, so it is the one alarmed on (serverless.yml). APIv2 notifications carry no
+ * key id: a wrong sign cannot be told from a forgery, so they never count here.
+ */
+export function countRefusalWithKnownSerial(): void {
+  metrics.addMetric(REFUSED_WITH_KNOWN_SERIAL, MetricUnit.Count, 1);
+}
+
+export const REFUSED_WITH_KNOWN_SERIAL = 'NotificationsRefusedKnownSerial';
+
 /** Fed by the WeChat Pay clients' per-attempt hook: latency of every attempt, and every failed one. */
 export function recordWechatAttempt(event: AttemptEvent): void {
   metrics.addMetric('WechatPayCallLatency', MetricUnit.Milliseconds, Math.round(event.durationMs));

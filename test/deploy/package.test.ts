@@ -95,13 +95,24 @@ describe('serverless package --stage prod', () => {
     expect(mapping.Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
   });
 
-  it('alarms on the DLQ, refused, failed and unmatched notifications, abnormal refunds, WeChat errors and API 5xx', () => {
+  it('alarms on the DLQ, failed and unmatched notifications, known-serial refusals, abnormal refunds, WeChat errors and API 5xx', () => {
     const metrics = ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties.MetricName).sort();
     expect(metrics).toEqual([
-      '5xx', 'ApproximateNumberOfMessagesVisible', 'NotificationsFailed', 'NotificationsRefused', 'NotificationsUnmatched',
+      '5xx', 'ApproximateNumberOfMessagesVisible', 'NotificationsFailed', 'NotificationsRefusedKnownSerial', 'NotificationsUnmatched',
       'RefundsAbnormal', 'WechatPayCallErrors',
     ]);
     for (const [, alarm] of ofType('AWS::CloudWatch::Alarm')) expect(alarm.Properties.AlarmActions).toHaveLength(1);
+  });
+
+  it('never alarms on what anyone can send: raw refusals are a metric, not an alarm', () => {
+    // 12 unsigned POSTs to a notify route are 12 NotificationsRefused; they must not page anyone.
+    const watched = ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties.MetricName);
+    expect(watched).not.toContain('NotificationsRefused');
+    const known = ofType('AWS::CloudWatch::Alarm').find(([, a]) => a.Properties.MetricName === 'NotificationsRefusedKnownSerial')![1];
+    expect(known.Properties).toMatchObject({ Namespace: 'WechatPayServerless', Statistic: 'Sum', Threshold: 1 });
+    expect(known.Properties.Dimensions).toEqual([{ Name: 'service', Value: 'wechatpay-serverless' }]);
+    const unmatched = ofType('AWS::CloudWatch::Alarm').find(([, a]) => a.Properties.MetricName === 'NotificationsUnmatched')![1];
+    expect(unmatched.Properties).toMatchObject({ Namespace: 'WechatPayServerless', Threshold: 1 });
   });
 
   it('grants no IAM statement on every resource or every action', () => {
