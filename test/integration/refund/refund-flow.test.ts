@@ -216,6 +216,31 @@ describe('H5 refunds (APIv3)', () => {
   });
 });
 
+describe('GET /refunds confirms with the refund query when the notification is late (checklist G7)', () => {
+  it.each(['H5', 'CONTRACT_ORDER'] as const)('%s: a lost SUCCESS notification is found by the query; a hanging query answers the stored state in time', async (product) => {
+    const outTradeNo = product === 'H5' ? await paidH5Order(1_000) : await paidContractOrder(888);
+    const body = { out_trade_no: outTradeNo, out_refund_no: uniq('RF'), amount: { refund: 100 } };
+    expect((await refund(body)).statusCode).toBe(201);
+    await sandbox.faults.set({ notifyDelayMs: 60_000 });
+    expect((await flow.act({ out_refund_no: body.out_refund_no, action: 'refund-success' })).status).toBe(200);
+    sandbox.notifications.cancelAll(); // the refund notification is lost
+    expect((await getRefund(body.out_refund_no)).state).toBe('PROCESSING'); // young: answered from the table
+    flow.clock.offsetMs = 61_000;
+
+    // WeChat hangs: the GET still answers within its function's time, with what it has.
+    const queryPath = product === 'H5' ? '/v3/refund/domestic/refunds/' : '/pay/refundquery';
+    await sandbox.faults.set({ timeout: 10, timeoutHangMs: 20_000, match: queryPath });
+    const started = Date.now();
+    const hanging = parse(await call(getRefundHandler, '', { pathParameters: { out_refund_no: body.out_refund_no } }, 10_000));
+    expect(Date.now() - started).toBeLessThan(4_000);
+    expect(hanging.state).toBe('PROCESSING');
+
+    await sandbox.faults.set({ timeout: 0, match: '' });
+    flow.clock.offsetMs = 200_000; // past the re-check interval
+    expect(await getRefund(body.out_refund_no)).toMatchObject({ state: 'SUCCESS', success_time: expect.stringMatching(/\+08:00$/) });
+  });
+});
+
 describe('contract-order refunds (APIv2 over mutual TLS)', () => {
   it('checklist papay #24: contract-order refunds go through /secapi/pay/refund with the merchant API certificate (mutual TLS); the req_info notification completes it', async () => {
     const outTradeNo = await paidContractOrder(888);
