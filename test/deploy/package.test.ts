@@ -35,13 +35,20 @@ const NOTIFY_ROUTES = [
   'POST /notify/refund', 'POST /notify/contract-order/refund',
 ];
 
+/** This machine's environment minus every variable a stage param's default reads: the params under test decide. */
+function withoutSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const settings = /^(PUBLIC_BASE_URL|JWT_\w+|WECHATPAY_\w+|POWERTOOLS_LOG_LEVEL|H5_QUERY_AFTER_SECONDS|REFUND_\w+|DIRECT_MERCHANT_SECRET_ID|SERVICE_PROVIDER_SECRET_ID|TABLE_NAME|DYNAMODB_ENDPOINT|ESBUILD_\w+)$/;
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !settings.test(name)));
+}
+
 const logicalId = (name: string) => `${name[0]!.toUpperCase()}${name.slice(1)}LambdaFunction`;
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 
 beforeAll(async () => {
   out = mkdtempSync(join(tmpdir(), 'sls-package-'));
-  await run(process.execPath, ['node_modules/serverless/bin/serverless.js', 'package', '--stage', 'prod', '--package', out], {
-    env: { ...process.env, ESBUILD_WORK_FOLDER: `.esbuild-package-${process.pid}`, SLS_TELEMETRY_DISABLED: '1' },
+  const args = ['package', '--stage', 'prod', '--package', out, '--param', 'wechatpayTimeoutMs=3000'];
+  await run(process.execPath, ['node_modules/serverless/bin/serverless.js', ...args], {
+    env: { ...withoutSettings(process.env), ESBUILD_WORK_FOLDER: `.esbuild-package-${process.pid}`, SLS_TELEMETRY_DISABLED: '1' },
     maxBuffer: 16 * 1024 * 1024,
   });
   resources = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
@@ -53,6 +60,14 @@ afterAll(() => {
 });
 
 describe('serverless package --stage prod', () => {
+  it('gives every function the documented settings, WECHATPAY_TIMEOUT_MS and POWERTOOLS_LOG_LEVEL included, from stage params', () => {
+    for (const name of FUNCTIONS) {
+      const env = resources[logicalId(name)]!.Properties.Environment.Variables;
+      expect(env.WECHATPAY_TIMEOUT_MS, name).toBe('3000'); // --param wechatpayTimeoutMs=3000
+      expect(env.POWERTOOLS_LOG_LEVEL, name).toBe('INFO'); // the default
+    }
+  });
+
   it('has every function on nodejs22.x, each with its own role', () => {
     for (const name of FUNCTIONS) {
       const fn = resources[logicalId(name)];
