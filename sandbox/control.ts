@@ -11,6 +11,7 @@ import { ACTIONS, isTarget, perform, resolveActInput, type ActInput, type Sandbo
 import type { SandboxContext } from './context';
 import { FaultInputError } from './faults';
 import { actOnRefund, REFUND_ACTIONS, settleDue, type RefundAction } from './products/refund';
+import { actOnDeduction, DEDUCTION_ACTIONS, settleDueDeductions, type DeductionAction } from './products/papay';
 
 export interface ControlAnswer {
   status: number;
@@ -59,6 +60,8 @@ export async function handleControl(host: ControlHost, method: string, path: str
       return { status: 200, body: ctx.state.listContracts() };
     case 'GET /sandbox/refunds':
       return { status: 200, body: ctx.state.listRefunds() };
+    case 'GET /sandbox/deductions':
+      return { status: 200, body: ctx.state.listPapOrders() };
     case 'GET /sandbox/faults':
       return { status: 200, body: ctx.faults.snapshot() };
     case 'POST /sandbox/faults': {
@@ -81,8 +84,9 @@ export async function handleControl(host: ControlHost, method: string, path: str
       const advance = body?.['advance_seconds'];
       if (typeof advance !== 'number' || !Number.isFinite(advance)) return bad('advance_seconds must be a number');
       ctx.clock.advance(advance);
-      // Business time moved: refunds whose settlement time has come settle now.
+      // Business time moved: refunds and deductions whose settlement time has come settle now.
       settleDue(ctx);
+      settleDueDeductions(ctx);
       return { status: 200, body: { now: new Date(ctx.clock.now()).toISOString(), offset_seconds: ctx.clock.offsetSeconds() } };
     }
     case 'POST /sandbox/act': {
@@ -96,8 +100,15 @@ export async function handleControl(host: ControlHost, method: string, path: str
         ctx.log('sandbox.act', { action, ok: result.ok, code: result.code });
         return { status: result.status, body: result };
       }
+      if (typeof action === 'string' && (DEDUCTION_ACTIONS as readonly string[]).includes(action)) {
+        const outTradeNo = optString(body['out_trade_no']);
+        if (!outTradeNo) return bad('out_trade_no is required for deduction actions');
+        const result = actOnDeduction(ctx, outTradeNo, optString(body['mchid']), action as DeductionAction);
+        ctx.log('sandbox.act', { action, ok: result.ok, code: result.code });
+        return { status: result.status, body: result };
+      }
       if (typeof action !== 'string' || !(ACTIONS as readonly string[]).includes(action)) {
-        return bad(`action must be one of ${[...ACTIONS, ...REFUND_ACTIONS].join(', ')}`);
+        return bad(`action must be one of ${[...ACTIONS, ...REFUND_ACTIONS, ...DEDUCTION_ACTIONS].join(', ')}`);
       }
       const input: ActInput = {};
       for (const k of ['url', 'out_trade_no', 'out_contract_code', 'contract_code', 'mchid'] as const) {

@@ -36,9 +36,15 @@ export interface FaultSettings {
   notifyPayload: NotifyPayload;
   /** What a PROCESSING refund turns into when it settles: SUCCESS (default), ABNORMAL or CLOSED. */
   refundOutcome: RefundOutcome;
+  /**
+   * What an accepted papay deduction settles into: `success`; `notenough` / `bankerror` (PAY_FAIL with that
+   * err_code, notified); `silent-fail` (PAY_FAIL without any notification, as WeChat does in some cases).
+   */
+  deductionOutcome: DeductionOutcome;
 }
 
 export type RefundOutcome = 'success' | 'abnormal' | 'closed';
+export type DeductionOutcome = 'success' | 'notenough' | 'bankerror' | 'silent-fail';
 
 export type ApiFault = 'system-error' | 'timeout-before' | 'timeout-after';
 
@@ -56,6 +62,7 @@ const DEFAULTS: FaultSettings = {
   mainDown: false,
   notifyPayload: 'full',
   refundOutcome: 'success',
+  deductionOutcome: 'success',
 };
 
 export class FaultInputError extends Error {
@@ -107,6 +114,12 @@ export class Faults {
             throw new FaultInputError('refundOutcome must be "success", "abnormal" or "closed"');
           }
           next.refundOutcome = value;
+          break;
+        case 'deductionOutcome':
+          if (value !== 'success' && value !== 'notenough' && value !== 'bankerror' && value !== 'silent-fail') {
+            throw new FaultInputError('deductionOutcome must be "success", "notenough", "bankerror" or "silent-fail"');
+          }
+          next.deductionOutcome = value;
           break;
         case 'notifyPayload':
           if (value !== 'full' && value !== 'minimal') throw new FaultInputError('notifyPayload must be "full" or "minimal"');
@@ -215,6 +228,10 @@ export class Faults {
 
   get notifyOrder(): NotifyOrder {
     return this.s.notifyOrder;
+  }
+
+  get deductionOutcome(): DeductionOutcome {
+    return this.s.deductionOutcome;
   }
 
   get refundOutcome(): RefundOutcome {

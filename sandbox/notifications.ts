@@ -62,7 +62,7 @@ export function v3Notification(input: V3NotificationInput): OutgoingNotification
 }
 
 export interface V2NotificationInput {
-  event: 'V2.PAYMENT' | 'V2.CONTRACT.ADD' | 'V2.CONTRACT.DELETE';
+  event: 'V2.PAYMENT' | 'V2.CONTRACT.ADD' | 'V2.CONTRACT.DELETE' | 'V2.PAPAY';
   target: string;
   schedule: readonly number[];
   fields: Record<string, string>;
@@ -73,7 +73,7 @@ export interface V2NotificationInput {
 export function v2Notification(input: V2NotificationInput): OutgoingNotification {
   const fields: Record<string, string> = { ...input.fields };
   // the payment notification carries nonce_str; the official contract-notification sample has none
-  if (input.event === 'V2.PAYMENT') fields['nonce_str'] = randomAlnum(32);
+  if (input.event === 'V2.PAYMENT' || input.event === 'V2.PAPAY') fields['nonce_str'] = randomAlnum(32);
   if (input.signType === 'HMAC-SHA256') fields['sign_type'] = 'HMAC-SHA256';
   fields['sign'] = v2Sign(fields, input.apiV2Key, input.signType);
   const body = Buffer.from(buildV2Xml(fields), 'utf8');

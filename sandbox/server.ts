@@ -14,6 +14,7 @@ import { PAGE_PATHS, renderPage, submitPage } from './page-routes';
 import { handleContractOrder, handleOrderQuery } from './products/contract-order';
 import { handleCloseOrder, handleRefundQuery, handleV2Refund, type ClientCertificate } from './products/refund';
 import { describeClientCertificate } from './tls';
+import { handleDeleteContract, handlePapOrderQuery, handlePapPayApply, handleQueryContract } from './products/papay';
 import { wechatpaySignatureHeaders } from './signer';
 import { runV3 } from './v3';
 
@@ -22,7 +23,17 @@ const MAX_BODY_BYTES = 1024 * 1024;
 type ListenerName = 'main' | 'backup' | 'tls';
 
 /** APIv2 XML endpoints; `/secapi/…` ones are served on the mutual-TLS listener only. */
-const V2_PATHS = ['/pay/contractorder', '/pay/orderquery', '/pay/refundquery', '/pay/closeorder', '/secapi/pay/refund'];
+const V2_PATHS = [
+  '/pay/contractorder',
+  '/pay/orderquery',
+  '/pay/refundquery',
+  '/pay/closeorder',
+  '/secapi/pay/refund',
+  '/papay/querycontract',
+  '/papay/deletecontract',
+  '/pay/pappayapply',
+  '/pay/paporderquery',
+];
 
 class BodyTooLarge extends Error {}
 
@@ -268,7 +279,15 @@ export class SandboxServer implements ControlHost {
                 ? handleCloseOrder(this.ctx, raw, systemError)
                 : path === '/secapi/pay/refund'
                   ? handleV2Refund(this.ctx, raw, listener === 'tls' ? clientCertificate(req) : undefined, systemError)
-                  : handleContractOrder(this.ctx, raw, this.baseUrl(listener), systemError);
+                  : path === '/papay/querycontract'
+                    ? handleQueryContract(this.ctx, raw, systemError)
+                    : path === '/papay/deletecontract'
+                      ? handleDeleteContract(this.ctx, raw, systemError)
+                      : path === '/pay/pappayapply'
+                        ? handlePapPayApply(this.ctx, raw, systemError)
+                        : path === '/pay/paporderquery'
+                          ? handlePapOrderQuery(this.ctx, raw, systemError)
+                          : handleContractOrder(this.ctx, raw, this.baseUrl(listener), systemError);
         if (fault === 'timeout-after') this.hang(res);
         else this.send(res, answer.status, 'text/xml; charset=utf-8', answer.xml);
         return;

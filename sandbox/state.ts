@@ -144,6 +144,27 @@ export interface DeductOrder {
   success_ms: number;
 }
 
+/** A papay deduction (`/pay/pappayapply`): accepted, then settled asynchronously. */
+export interface PapOrder {
+  mchid: string;
+  appid: string;
+  out_trade_no: string;
+  contract_id: string;
+  body: string;
+  attach?: string;
+  total_fee: number;
+  notify_url: string;
+  fingerprint: string;
+  trade_state: 'ACCEPT' | 'SUCCESS' | 'PAY_FAIL' | 'CLOSED';
+  err_code?: string;
+  err_code_des?: string;
+  transaction_id?: string;
+  openid: string;
+  created_ms: number;
+  settle_at_ms: number;
+  success_ms?: number;
+}
+
 /** A refund, v3 (`/v3/refund/domestic/refunds`, H5 orders) or v2 (`/secapi/pay/refund`, contract orders). */
 export interface SandboxRefund {
   protocol: 'v3' | 'v2';
@@ -190,6 +211,8 @@ export class SandboxState {
   readonly tokens = new Map<string, TokenRef>();
   /** mchid:out_refund_no -> refund (one number space per merchant, both protocols). */
   readonly refunds = new Map<string, SandboxRefund>();
+  /** mchid:out_trade_no -> papay deduction (its own namespace from the payment orders in the sandbox). */
+  readonly papOrders = new Map<string, PapOrder>();
   /** Real-time timers that settle PROCESSING refunds; cleared with the state. */
   readonly timers = new Set<NodeJS.Timeout>();
 
@@ -197,6 +220,7 @@ export class SandboxState {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.refunds.clear();
+    this.papOrders.clear();
     this.orders.clear();
     this.papContracts.clear();
     this.requestSerials.clear();
@@ -209,6 +233,11 @@ export class SandboxState {
   /** Debug view of orders (`GET /sandbox/orders`). */
   listOrders(): Order[] {
     return [...this.orders.values()].map((o) => ({ ...o }));
+  }
+
+  /** Debug view of papay deductions (`GET /sandbox/deductions`). */
+  listPapOrders(): PapOrder[] {
+    return [...this.papOrders.values()].map((o) => ({ ...o }));
   }
 
   /** Debug view of refunds (`GET /sandbox/refunds`). */

@@ -23,6 +23,7 @@ import { canonicalJson, type JsonObject } from '../validate/json';
 import { buildV2Xml, isV2SuccessAck } from '../xml';
 import { businessFail, readV2Request, signed, type V2Answer } from './contract-order';
 import { refreshOrder } from './h5';
+import { closePapOrder } from './papay';
 
 export const REFUND_SETTLE_SECONDS = 60;
 export const MAX_REFUNDS_PER_ORDER = 50;
@@ -374,6 +375,12 @@ export function handleCloseOrder(ctx: SandboxContext, raw: Buffer, forceSystemEr
   const appid = fields['appid'] ?? '';
   if (forceSystemError) return businessFail(merchant, appid, signType, new V2BusinessError('SYSTEMERROR', '系统超时'));
   try {
+    const deduction = closePapOrder(ctx, merchant.mchid, fields['out_trade_no'] ?? '');
+    if (deduction === 'paid') throw new V2BusinessError('ORDERPAID', '订单已支付，不能发起关单');
+    if (deduction === 'already') throw new V2BusinessError('ORDERCLOSED', '订单已关闭');
+    if (deduction === 'closed') {
+      return signed({ return_code: 'SUCCESS', return_msg: 'OK', result_code: 'SUCCESS', appid, mch_id: merchant.mchid }, merchant, signType);
+    }
     const order = ctx.state.orders.get(keyOf(merchant.mchid, fields['out_trade_no'] ?? ''));
     if (!order || order.appid !== appid) throw new V2BusinessError('ORDERNOTEXIST', '订单不存在');
     const now = ctx.clock.now();

@@ -14,6 +14,10 @@ export const ROUTE_SCOPES = {
   'POST /contract-orders/{out_trade_no}/close': 'payments:write',
   'POST /refunds': 'refunds:write',
   'GET /refunds/{out_refund_no}': 'refunds:read',
+  'GET /papay-contracts/{contract_id}': 'contracts:read',
+  'POST /papay-contracts/{contract_id}/terminate': 'contracts:write',
+  'POST /deductions': 'deductions:write',
+  'GET /deductions/{out_trade_no}': 'deductions:read',
 } as const satisfies Record<string, string>;
 
 export type ProtectedRouteKey = keyof typeof ROUTE_SCOPES;

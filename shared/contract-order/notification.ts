@@ -1,3 +1,5 @@
+import { ConditionalCheckFailedException, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { toAttributes } from '../store/items';
 import * as v from 'valibot';
 import { UnusableNotificationError, type V2NotificationApplier } from '../notify/v2';
 import type { Runtime } from '../runtime/container';
@@ -62,6 +64,7 @@ export const contractNotificationSchema = v.looseObject({
   contract_expired_time: v.optional(v.string()),
   contract_termination_mode: v.optional(v.string()),
   request_serial: v.optional(v.string()),
+  openid: v.optional(v.string()),
 });
 
 function parse<S extends v.GenericSchema>(schema: S, fields: unknown, what: string): v.InferOutput<S> {
@@ -173,8 +176,9 @@ export function contractOrderContractApplier(rt: Runtime): V2NotificationApplier
     }
     const expect = { kind: 'CONTRACT_CODE', mchid: n.mch_id, contract_code: n.contract_code, plan_id: n.plan_id };
     const signed = n.change_type === 'ADD';
+    // openid comes from WeChat's notification, never from our own request (papay checklist #12).
     const facts = signed
-      ? { contract_id: n.contract_id, signed_at: n.operate_time || undefined, contract_expired_time: n.contract_expired_time || undefined }
+      ? { contract_id: n.contract_id, signed_at: n.operate_time || undefined, contract_expired_time: n.contract_expired_time || undefined, openid: n.openid || undefined }
       : {
           contract_id: n.contract_id,
           terminated_at: n.operate_time || undefined,
@@ -206,6 +210,8 @@ export function contractOrderContractApplier(rt: Runtime): V2NotificationApplier
     }
     if (outcome.kind === 'unknown' || outcome.kind === 'mismatch') {
       await flag(rt, n, eventId, outcome.kind === 'unknown' ? 'no such contract code' : `differs in ${outcome.fields.join(', ')}`);
+    } else if (n.contract_id) {
+      await indexContractId(rt, n.contract_id, n.contract_code);
     }
     return outcome.kind;
   };
@@ -222,4 +228,19 @@ async function flag(rt: Runtime, n: v.InferOutput<typeof contractNotificationSch
     result_code: n.result_code,
     operate_time: n.operate_time,
   });
+}
+
+/** contract_id → contract_code, written once when WeChat names the contract: papay calls address it by contract_id. */
+async function indexContractId(rt: Runtime, contractId: string, contractCode: string): Promise<void> {
+  try {
+    await rt.dynamo.send(
+      new PutItemCommand({
+        TableName: rt.config.tableName,
+        Item: toAttributes({ ...keys.papayContractId(contractId), kind: 'PAPAY_CONTRACT_ID', contract_id: contractId, contract_code: contractCode }),
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+  }
 }

@@ -105,6 +105,8 @@ export interface ContractCodeRecord extends ClaimedRecord {
   terminated_at?: string;
   contract_expired_time?: string;
   contract_termination_mode?: string;
+  /** The payer's openid as WeChat's contract notification (or query) says it. */
+  openid?: string;
 }
 
 export interface ContractOrderAnswer {

@@ -18,6 +18,10 @@ export const keys = {
   repayment: (outTradeNo: string): RecordKey => ({ pk: `REPAY#${outTradeNo}`, sk: 'REPAYMENT' }),
   /** WeChat's contract_id → our out_contract_code, for notifications that carry only the former. */
   repaymentContractId: (contractId: string): RecordKey => ({ pk: `CONTRACTID#${contractId}`, sk: 'CONTRACT' }),
+  /** WeChat's papay contract_id → our contract_code (`PAPCODE#`), written by the contract notification. */
+  papayContractId: (contractId: string): RecordKey => ({ pk: `PAPCONTRACT#${contractId}`, sk: 'CONTRACT' }),
+  /** A papay deduction (`/pay/pappayapply`), by its out_trade_no. */
+  deduction: (outTradeNo: string): RecordKey => ({ pk: `PAPDEDUCT#${outTradeNo}`, sk: 'DEDUCTION' }),
   /** A refund, by the merchant's out_refund_no (unique per merchant across both refund protocols). */
   refund: (outRefundNo: string): RecordKey => ({ pk: `REFUND#${outRefundNo}`, sk: 'REFUND' }),
   /** A queued presign refused before it could own its out_contract_code (unreadable code, or the code is taken). */

@@ -21,6 +21,7 @@ const FUNCTIONS = [
   'createRepaymentContract', 'presignRepaymentContractFromQueue', 'getRepaymentContract', 'notifyRepaymentContract', 'notifyRepayment',
   'createContractOrder', 'getContractOrder', 'notifyContractOrderPayment', 'notifyContractOrderContract',
   'closeH5Order', 'closeContractOrder', 'createRefund', 'getRefund', 'notifyRefund', 'notifyContractOrderRefund',
+  'getPapayContract', 'terminatePapayContract', 'createDeduction', 'getDeduction', 'notifyDeduction',
 ];
 const MERCHANT_ROUTES = [
   'POST /h5-orders', 'GET /h5-orders/{out_trade_no}',
@@ -28,11 +29,13 @@ const MERCHANT_ROUTES = [
   'POST /contract-orders', 'GET /contract-orders/{out_trade_no}',
   'POST /h5-orders/{out_trade_no}/close', 'POST /contract-orders/{out_trade_no}/close',
   'POST /refunds', 'GET /refunds/{out_refund_no}',
+  'GET /papay-contracts/{contract_id}', 'POST /papay-contracts/{contract_id}/terminate',
+  'POST /deductions', 'GET /deductions/{out_trade_no}',
 ];
 const NOTIFY_ROUTES = [
   'POST /notify/h5-payment', 'POST /notify/repayment-contract', 'POST /notify/repayment',
   'POST /notify/contract-order/payment', 'POST /notify/contract-order/contract',
-  'POST /notify/refund', 'POST /notify/contract-order/refund',
+  'POST /notify/refund', 'POST /notify/contract-order/refund', 'POST /notify/deduction',
 ];
 
 /** This machine's environment minus every variable a stage param's default reads: the params under test decide. */

@@ -80,6 +80,7 @@ const CLEAR_FAULTS = {
   notifySignTest: 0,
   notifyPayload: 'full',
   refundOutcome: 'success',
+  deductionOutcome: 'success',
 } as const;
 
 export async function startFlowStack(options: FlowOptions): Promise<FlowStack> {

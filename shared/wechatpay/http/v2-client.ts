@@ -61,7 +61,7 @@ export class WechatPayV2Client {
   }
 
   /** The exact parameters that will be sent: ours filled in, nonce and sign added. */
-  signedParams<P extends V2ParamsLike<P>>(input: P): Record<string, string | number | boolean> {
+  signedParams<P extends V2ParamsLike<P>>(input: P, options: { nonce?: boolean } = {}): Record<string, string | number | boolean> {
     const params = input as V2Params;
     const mchId = params['mch_id'];
     if (mchId !== undefined && mchId !== null && String(mchId) !== this.mchid) {
@@ -77,7 +77,8 @@ export class WechatPayV2Client {
     for (const [name, value] of Object.entries(params)) {
       if (value !== undefined && value !== null && name !== 'sign' && name !== 'sign_type') signed[name] = value;
     }
-    if (signed['nonce_str'] === undefined || signed['nonce_str'] === '') signed['nonce_str'] = createNonce();
+    // Some papay calls (querycontract, deletecontract) document no nonce_str at all: those say nonce: false.
+    if (options.nonce !== false && (signed['nonce_str'] === undefined || signed['nonce_str'] === '')) signed['nonce_str'] = createNonce();
     // MD5 is the default and must then stay implicit; HMAC has to be declared (and is signed).
     if (this.signType === 'HMAC-SHA256') signed['sign_type'] = 'HMAC-SHA256';
     signed['sign'] = signV2(signed, this.apiV2Key, this.signType);
@@ -85,11 +86,15 @@ export class WechatPayV2Client {
   }
 
   /** `budgetMs` bounds the whole call, retries and backoff included (see `Transport.send`). */
-  async post<P extends V2ParamsLike<P>>(path: string, params: P, options: { signal?: AbortSignal; budgetMs?: number } = {}): Promise<V2Response> {
+  async post<P extends V2ParamsLike<P>>(
+    path: string,
+    params: P,
+    options: { signal?: AbortSignal; budgetMs?: number; nonce?: boolean } = {},
+  ): Promise<V2Response> {
     if (!path.startsWith('/')) throw new TypeError(`path must start with '/': ${path}`);
     // Built once: identical bytes (and nonce) on every attempt, like the original-parameters retry
     // WeChat asks for.
-    const body = Buffer.from(buildXml(this.signedParams(params)), 'utf8');
+    const body = Buffer.from(buildXml(this.signedParams(params, { nonce: options.nonce !== false })), 'utf8');
     const headers = {
       Accept: 'application/xml, text/xml',
       'Content-Type': 'text/xml; charset=utf-8',

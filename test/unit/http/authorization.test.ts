@@ -14,6 +14,10 @@ import { handler as closeH5Order } from '../../../functions/http/close-h5-order'
 import { handler as closeContractOrder } from '../../../functions/http/close-contract-order';
 import { handler as createRefund } from '../../../functions/http/create-refund';
 import { handler as getRefund } from '../../../functions/http/get-refund';
+import { handler as getPapayContract } from '../../../functions/http/get-papay-contract';
+import { handler as terminatePapayContract } from '../../../functions/http/terminate-papay-contract';
+import { handler as createDeduction } from '../../../functions/http/create-deduction';
+import { handler as getDeduction } from '../../../functions/http/get-deduction';
 
 type Handler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -29,6 +33,10 @@ const ROUTES: Record<keyof typeof ROUTE_SCOPES, Handler> = {
   'POST /contract-orders/{out_trade_no}/close': closeContractOrder as Handler,
   'POST /refunds': createRefund as Handler,
   'GET /refunds/{out_refund_no}': getRefund as Handler,
+  'GET /papay-contracts/{contract_id}': getPapayContract as Handler,
+  'POST /papay-contracts/{contract_id}/terminate': terminatePapayContract as Handler,
+  'POST /deductions': createDeduction as Handler,
+  'GET /deductions/{out_trade_no}': getDeduction as Handler,
 };
 
 function event(lambda: AuthorizerContext | undefined, headers: Record<string, string> = {}): APIGatewayProxyEventV2 {
@@ -36,7 +44,7 @@ function event(lambda: AuthorizerContext | undefined, headers: Record<string, st
     headers: { 'content-type': 'application/json', ...headers },
     body: '{}',
     isBase64Encoded: false,
-    pathParameters: { out_trade_no: 'T0000001', out_contract_code: 'C0000001', out_refund_no: 'R0000001' },
+    pathParameters: { out_trade_no: 'T0000001', out_contract_code: 'C0000001', out_refund_no: 'R0000001', contract_id: 'W0000001' },
     requestContext: lambda === undefined ? {} : { authorizer: { lambda } },
   } as unknown as APIGatewayProxyEventV2;
 }

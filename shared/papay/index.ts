@@ -1,0 +1,2 @@
+export { getPapayContract, terminatePapayContract } from './contracts';
+export { createDeduction, deductionApplier, getDeduction } from './deductions';

@@ -1,0 +1,270 @@
+import { randomBytes } from 'node:crypto';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { handler as createContractOrder } from '../../../functions/http/create-contract-order';
+import { handler as getContractOrder } from '../../../functions/http/get-contract-order';
+import { handler as getPapayContract } from '../../../functions/http/get-papay-contract';
+import { handler as terminateHandler } from '../../../functions/http/terminate-papay-contract';
+import { handler as createDeductionHandler } from '../../../functions/http/create-deduction';
+import { handler as getDeductionHandler } from '../../../functions/http/get-deduction';
+import { handler as notifyPayment } from '../../../functions/notify/contract-order-payment';
+import { handler as notifyContract } from '../../../functions/notify/contract-order-contract';
+import { handler as notifyDeduction } from '../../../functions/notify/deduction';
+import type { RunningSandbox } from '../../../sandbox/index';
+import { localStack } from '../../support/env';
+import { httpEvent, lambdaContext, startFlowStack, type FlowStack } from '../../support/flow';
+import { v2Xml } from '../../support/notifications';
+
+/**
+ * Papay after pay-and-sign, against the sandbox: the contract as a resource, termination, and deductions with
+ * WeChat's rules — each test named after the papay checklist item it backs.
+ */
+type Result = APIGatewayProxyStructuredResultV2;
+type Json = Record<string, any>;
+
+let flow: FlowStack;
+let sandbox: RunningSandbox;
+let planId: number;
+let direct: { mchid: string; appid: string; apiV2Key: string };
+let serial = BigInt(Date.now()) * 1000n;
+/** How far business time is moved so both clocks stand at 10:00 Beijing time (the deduction window). */
+let offsetMs = 0;
+
+const parse = (r: Result) => JSON.parse(r.body ?? '{}') as Json;
+const uniq = (prefix: string) => `${prefix}${randomBytes(8).toString('hex')}`;
+const call = async (handler: unknown, body: unknown, extra: Json = {}) =>
+  (await (handler as (e: unknown, c: unknown) => Promise<Result>)(httpEvent(body, extra), lambdaContext(29_000))) as Result;
+const deduct = (body: Json) => call(createDeductionHandler, body);
+const deduction = async (no: string) => parse(await call(getDeductionHandler, '', { pathParameters: { out_trade_no: no } }));
+const contract = async (id: string) => call(getPapayContract, '', { pathParameters: { contract_id: id } });
+const pappayCalls = () => flow.calls.filter((c) => c === 'POST /pay/pappayapply').length;
+const sandboxDeductions = (no: string) => sandbox.state.listPapOrders().filter((o) => o.out_trade_no === no);
+
+async function eventually<T>(probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (done(value) || Date.now() > until) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** A pay-and-sign order paid at the sandbox: its contract is SIGNED with us. Returns the contract_id. */
+async function signedContract(): Promise<string> {
+  serial += 1n;
+  const outTradeNo = uniq('PAPD');
+  const created = await call(createContractOrder, {
+    out_trade_no: outTradeNo,
+    body: '会员月卡',
+    total_fee: 1,
+    spbill_create_ip: '123.12.12.123',
+    trade_type: 'APP',
+    plan_id: planId,
+    contract_code: uniq('K'),
+    request_serial: serial.toString(),
+    contract_display_account: '代扣用户',
+  });
+  expect(created.statusCode, created.body).toBe(201);
+  expect((await flow.act({ out_trade_no: outTradeNo, action: 'pay' })).status).toBe(200);
+  const view = await eventually(
+    async () => parse(await call(getContractOrder, '', { pathParameters: { out_trade_no: outTradeNo } })),
+    (v) => v.contract?.state === 'SIGNED',
+  );
+  return view.contract.contract_id as string;
+}
+
+const deductionBody = (contractId: string, over: Json = {}) => ({
+  contract_id: contractId,
+  out_trade_no: uniq('DED'),
+  total_fee: 990,
+  body: '月卡续费',
+  ...over,
+});
+
+beforeAll(async () => {
+  flow = await startFlowStack({
+    routes: {
+      'POST /notify/contract-order/payment': notifyPayment as never,
+      'POST /notify/contract-order/contract': notifyContract as never,
+      'POST /notify/deduction': notifyDeduction as never,
+    },
+    env: { H5_QUERY_AFTER_SECONDS: '60' },
+  });
+  ({ sandbox } = flow);
+  const m = flow.merchant('direct');
+  direct = { mchid: m.mchid, appid: m.appid, apiV2Key: m.apiV2Key! };
+  planId = Number((localStack().sandboxConfig.merchants.find((x: { mchid: string }) => x.mchid === direct.mchid) as { planIds: string[] }).planIds[0]);
+  // Both clocks at the next 10:00 Beijing time, whatever the wall clock says.
+  const now = Date.now();
+  const tenBeijing = new Date(now);
+  tenBeijing.setUTCHours(2, 0, 0, 0);
+  if (tenBeijing.getTime() <= now) tenBeijing.setUTCDate(tenBeijing.getUTCDate() + 1);
+  offsetMs = tenBeijing.getTime() - now;
+  await fetch(`${sandbox.url}/sandbox/time`, { method: 'POST', body: JSON.stringify({ advance_seconds: offsetMs / 1000 }) });
+});
+afterAll(async () => {
+  await flow?.close();
+});
+beforeEach(async () => {
+  await flow.reset();
+  flow.clock.offsetMs = offsetMs;
+});
+
+describe('papay contracts', () => {
+  it('checklist papay #12, #13: GET /papay-contracts/{contract_id} is the signed contract, openid as WeChat said; a repeated ADD changes nothing', async () => {
+    const id = await signedContract();
+    const res = await contract(id);
+    expect(res.statusCode, res.body).toBe(200);
+    const view = parse(res);
+    expect(view).toMatchObject({ contract_id: id, state: 'SIGNED', plan_id: planId, openid: expect.any(String) });
+    const sandboxContract = sandbox.state.listContracts().papay.find((c) => c.contract_id === id)!;
+    expect(view.openid).toBe(sandboxContract.openid);
+    expect((await contract('W0000000000000000000000000000001')).statusCode).toBe(404);
+    expect((await contract('bad id!')).statusCode).toBe(400);
+  });
+
+  it('terminate: TERMINATED (mode 3), idempotent, the DELETE notification applied once; a terminated contract cannot be charged', async () => {
+    const id = await signedContract();
+    const ended = await call(terminateHandler, { reason: '用户申请解约' }, { pathParameters: { contract_id: id } });
+    expect(ended.statusCode, ended.body).toBe(200);
+    expect(parse(ended)).toMatchObject({ state: 'TERMINATED', termination_mode: '3' });
+    expect(sandbox.state.listContracts().papay.find((c) => c.contract_id === id)?.state).toBe('TERMINATED');
+    expect((await call(terminateHandler, { reason: '再次' }, { pathParameters: { contract_id: id } })).statusCode).toBe(200);
+    await sandbox.notifications.waitFor((a) => a.event === 'V2.CONTRACT.DELETE' && a.ok);
+    expect(parse(await contract(id)).state).toBe('TERMINATED');
+    const refused = await deduct(deductionBody(id));
+    expect(refused.statusCode).toBe(409);
+    expect(parse(refused).code).toBe('CONTRACT_NOT_SIGNED');
+    expect(pappayCalls()).toBe(0);
+  });
+});
+
+describe('deductions', () => {
+  it('accepted, then charged: the signed result notification books SUCCESS with its transaction', async () => {
+    const id = await signedContract();
+    const body = deductionBody(id, { attach: '第2期' });
+    const res = await deduct(body);
+    expect(res.statusCode, res.body).toBe(201);
+    expect(parse(res)).toMatchObject({ state: 'ACCEPTED', out_trade_no: body.out_trade_no, total_fee: 990, contract_id: id });
+    const done = await eventually(() => deduction(body.out_trade_no), (v) => v.state === 'SUCCESS');
+    expect(done).toMatchObject({ state: 'SUCCESS', transaction_id: expect.any(String), time_end: expect.stringMatching(/\+08:00$/), attach: '第2期' });
+  });
+
+  it('checklist papay #9: outside 07:00–22:00 Beijing time a deduction is refused before WeChat is called', async () => {
+    const id = await signedContract();
+    flow.clock.offsetMs = offsetMs + 13 * 3600 * 1000; // 23:00 Beijing
+    const res = await deduct(deductionBody(id));
+    expect(res.statusCode).toBe(422);
+    expect(parse(res).code).toBe('OUTSIDE_DEDUCTION_WINDOW');
+    expect(pappayCalls()).toBe(0);
+  });
+
+  it('checklist papay #10: an out_trade_no is used once — a different body, or a number another order holds, is 409 without a call', async () => {
+    const id = await signedContract();
+    const body = deductionBody(id);
+    expect((await deduct(body)).statusCode).toBe(201);
+    expect(parse(await deduct({ ...body, total_fee: 991 })).code).toBe('OUT_TRADE_NO_USED');
+    const paidOrder = sandbox.state.listOrders().at(-1)!.out_trade_no;
+    expect(parse(await deduct(deductionBody(id, { out_trade_no: paidOrder }))).code).toBe('OUT_TRADE_NO_USED');
+    expect(pappayCalls()).toBe(1);
+  });
+
+  it('checklist papay #16: SYSTEMERROR → 503, and only the identical request (same out_trade_no) goes again; WeChat charges it once', async () => {
+    const id = await signedContract();
+    const body = deductionBody(id);
+    await sandbox.faults.set({ systemError: 1, match: '/pay/pappayapply' });
+    const lost = await deduct(body);
+    expect(lost.statusCode).toBe(503);
+    expect(parse(await deduct({ ...body, total_fee: 1 })).code).toBe('OUT_TRADE_NO_USED');
+    const again = await deduct(body);
+    expect(again.statusCode).toBe(201);
+    expect(sandboxDeductions(body.out_trade_no)).toHaveLength(1);
+  });
+
+  it('checklist papay #16: a timeout after WeChat accepted: the identical request is told ORDER_ACCEPTED and is ACCEPTED, one deduction', async () => {
+    const id = await signedContract();
+    const body = deductionBody(id);
+    await sandbox.faults.set({ timeout: 3, timeoutMode: 'after', timeoutHangMs: 5_000, match: '/pay/pappayapply' });
+    const lost = await deduct(body);
+    expect([201, 503]).toContain(lost.statusCode);
+    await sandbox.faults.set({ timeout: 0, match: '' });
+    const again = await deduct(body);
+    expect(again.statusCode).toBe(201);
+    expect(['ACCEPTED', 'SUCCESS']).toContain(parse(again).state);
+    expect(sandboxDeductions(body.out_trade_no)).toHaveLength(1);
+  });
+
+  it('10 concurrent identical POST /deductions → one WeChat call, one deduction', async () => {
+    const id = await signedContract();
+    const body = deductionBody(id);
+    const answers = await Promise.all(Array.from({ length: 10 }, () => deduct(body)));
+    expect(answers.every((a) => a.statusCode === 201)).toBe(true);
+    expect(pappayCalls()).toBe(1);
+  });
+
+  it('checklist papay #17: a failed deduction is PAY_FAIL with WeChat\'s reason; one failing silently is found by the query', async () => {
+    const id = await signedContract();
+    await sandbox.faults.set({ deductionOutcome: 'notenough' });
+    const notified = deductionBody(id);
+    expect((await deduct(notified)).statusCode).toBe(201);
+    const failed = await eventually(() => deduction(notified.out_trade_no), (v) => v.state === 'PAY_FAIL');
+    expect(failed).toMatchObject({ state: 'PAY_FAIL', failure: { err_code: 'NOTENOUGH' } });
+
+    await sandbox.faults.set({ deductionOutcome: 'silent-fail' });
+    const silent = deductionBody(id);
+    expect((await deduct(silent)).statusCode).toBe(201);
+    await eventually(async () => sandboxDeductions(silent.out_trade_no)[0]?.trade_state, (s) => s === 'PAY_FAIL');
+    expect((await deduction(silent.out_trade_no)).state).toBe('ACCEPTED'); // young: from the table
+    flow.clock.offsetMs = offsetMs + 61_000;
+    expect((await deduction(silent.out_trade_no)).state).toBe('PAY_FAIL');
+  });
+
+  it('checklist papay #14: a result notification whose total_fee or contract differs is flagged, not booked; the genuine one is', async () => {
+    const id = await signedContract();
+    await sandbox.faults.set({ notifyDelayMs: 60_000 });
+    const body = deductionBody(id);
+    expect((await deduct(body)).statusCode).toBe(201);
+    const fields = (over: Record<string, string>) => ({
+      return_code: 'SUCCESS',
+      result_code: 'SUCCESS',
+      appid: direct.appid,
+      mch_id: direct.mchid,
+      openid: 'o-user',
+      trade_type: 'PAP',
+      trade_state: 'SUCCESS',
+      total_fee: '990',
+      out_trade_no: body.out_trade_no,
+      contract_id: id,
+      transaction_id: uniq('4200'),
+      time_end: '20261203100000',
+      nonce_str: 'n',
+      ...over,
+    });
+    const send = async (xml: string) => (await (notifyDeduction as unknown as (e: unknown) => Promise<Result>)(httpEvent(xml, { headers: { 'content-type': 'text/xml' } }))) as Result;
+    expect((await send(v2Xml(fields({ total_fee: '1' }), direct.apiV2Key))).statusCode).toBe(200);
+    expect((await send(v2Xml(fields({ contract_id: 'W9999' }), direct.apiV2Key))).statusCode).toBe(200);
+    expect((await deduction(body.out_trade_no)).state).toBe('ACCEPTED');
+    expect((await send(v2Xml(fields({}), 'X'.repeat(32)))).statusCode).toBe(401);
+    expect((await deduction(body.out_trade_no)).state).toBe('ACCEPTED');
+    expect((await send(v2Xml(fields({}), direct.apiV2Key))).statusCode).toBe(200);
+    expect((await deduction(body.out_trade_no)).state).toBe('SUCCESS');
+  });
+
+  it('checklist papay #15: a result with err_code SYSTEMERROR books nothing by itself; the query decides', async () => {
+    const id = await signedContract();
+    await sandbox.faults.set({ notifyDelayMs: 60_000 });
+    const body = deductionBody(id);
+    expect((await deduct(body)).statusCode).toBe(201);
+    const xml = v2Xml(
+      { return_code: 'SUCCESS', result_code: 'FAIL', err_code: 'SYSTEMERROR', err_code_des: '系统错误', appid: direct.appid, mch_id: direct.mchid, out_trade_no: body.out_trade_no, contract_id: id, total_fee: '990', nonce_str: 'n' },
+      direct.apiV2Key,
+    );
+    const send = async () => (await (notifyDeduction as unknown as (e: unknown) => Promise<Result>)(httpEvent(xml, { headers: { 'content-type': 'text/xml' } }))) as Result;
+    expect((await send()).statusCode).toBe(200);
+    expect((await deduction(body.out_trade_no)).state).toBe('ACCEPTED'); // still accepted at WeChat: nothing booked
+    expect((await flow.act({ out_trade_no: body.out_trade_no, action: 'deduct-success' })).status).toBe(200);
+    sandbox.notifications.cancelAll();
+    expect((await send()).statusCode).toBe(200);
+    expect((await deduction(body.out_trade_no)).state).toBe('SUCCESS');
+  });
+});
