@@ -1,16 +1,19 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeUnusedRole, stageParamProblems } from '../../scripts/serverless/production.js';
 import { tableDefinition, TTL_ATTRIBUTE } from '../../shared/store/table';
 
 /**
  * `serverless package --stage prod` must produce the CloudFormation a merchant deploys: every function,
- * route, queue, alarm and the table, with least-privilege IAM. Nothing here talks to AWS.
+ * route, queue, alarm and the table, with least-privilege IAM; and must refuse a stage whose params would deploy
+ * broken or unsafe functions. Nothing here talks to AWS.
  */
-const run = promisify(execFile);
+const execFileAsync = promisify(execFile);
 
 type Resource = { Type: string; Properties: Record<string, any> };
 let resources: Record<string, Resource>;
@@ -44,22 +47,128 @@ function withoutSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(env).filter(([name]) => !settings.test(name)));
 }
 
+/** What a real prod stage sets; the package under test also sets wechatpayTimeoutMs. */
+const PROD_PARAMS = [
+  'publicBaseUrl=https://pay.example.com',
+  'jwtIssuer=https://issuer.example.com/',
+  'jwtAudience=wechatpay-merchants',
+  'jwtJwksUrl=https://issuer.example.com/.well-known/jwks.json',
+];
+const params = (list: string[]) => list.flatMap((param) => ['--param', param]);
+
+interface Run {
+  code: number;
+  output: string;
+}
+
+/** The real framework, run here; resolves with its exit code and everything it printed. */
+async function serverless(args: string[], env: Record<string, string>): Promise<Run> {
+  try {
+    const { stdout, stderr } = await execFileAsync(process.execPath, ['node_modules/serverless/bin/serverless.js', ...args], {
+      env: { ...withoutSettings(process.env), SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', ...env },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return { code: 0, output: `${stdout}${stderr}` };
+  } catch (error) {
+    const failed = error as { code?: unknown; stdout?: string; stderr?: string };
+    return { code: typeof failed.code === 'number' ? failed.code : 1, output: `${failed.stdout ?? ''}${failed.stderr ?? ''}` };
+  }
+}
+
+/** The refusal's list: one `  - name: problem` line per param. */
+const listed = (output: string) => output.split('\n').filter((line) => line.startsWith('  - '));
+
+let refused: { none: Run; unsafe: Run; local: Run };
+
 const logicalId = (name: string) => `${name[0]!.toUpperCase()}${name.slice(1)}LambdaFunction`;
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 
+const work = `.esbuild-package-${process.pid}`;
+
 beforeAll(async () => {
   out = mkdtempSync(join(tmpdir(), 'sls-package-'));
-  const args = ['package', '--stage', 'prod', '--package', out, '--param', 'wechatpayTimeoutMs=3000'];
-  await run(process.execPath, ['node_modules/serverless/bin/serverless.js', ...args], {
-    env: { ...withoutSettings(process.env), ESBUILD_WORK_FOLDER: `.esbuild-package-${process.pid}`, SLS_TELEMETRY_DISABLED: '1' },
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  resources = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
+  // The refusals come before anything is built, so they cost a framework start each; run beside the real package.
+  const [packaged, none, unsafe, local] = await Promise.all([
+    serverless(['package', '--stage', 'prod', '--package', join(out, 'prod'), ...params([...PROD_PARAMS, 'wechatpayTimeoutMs=3000'])], {
+      ESBUILD_WORK_FOLDER: work,
+    }),
+    serverless(['package', '--stage', 'prod', '--package', join(out, 'refused')], { ESBUILD_WORK_FOLDER: `${work}-none` }),
+    serverless(
+      [
+        'deploy', '--stage', 'prod',
+        ...params(['publicBaseUrl=http://pay.example.com', 'jwtIssuer=https://issuer.example.com/', 'jwtAudience=wechatpay-merchants', 'jwtJwksUrl=http://issuer.example.com/jwks.json']),
+      ],
+      { ESBUILD_WORK_FOLDER: `${work}-unsafe` },
+    ),
+    serverless(['deploy', '--stage', 'local'], { ESBUILD_WORK_FOLDER: `${work}-local` }),
+  ]);
+  if (packaged.code !== 0) throw new Error(`serverless package --stage prod failed:\n${packaged.output}`);
+  refused = { none, unsafe, local };
+  resources = JSON.parse(readFileSync(join(out, 'prod', 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
 }, 180_000);
 
 afterAll(() => {
   if (out) rmSync(out, { recursive: true, force: true });
-  rmSync(`.esbuild-package-${process.pid}`, { recursive: true, force: true });
+  for (const suffix of ['', '-none', '-unsafe', '-local']) rmSync(`${work}${suffix}`, { recursive: true, force: true });
+});
+
+describe('a stage other than local cannot be packaged or deployed misconfigured', () => {
+  it('refuses `package --stage prod` without params, naming every missing one in one message, before building anything', () => {
+    expect(refused.none.code).not.toBe(0);
+    expect(refused.none.output.match(/Refusing to package stage "prod"/g)).toHaveLength(1);
+    expect(listed(refused.none.output).map((line) => line.slice(4, line.indexOf(': ')))).toEqual([
+      'publicBaseUrl (PUBLIC_BASE_URL)',
+      'jwtIssuer (JWT_ISSUER)',
+      'jwtAudience (JWT_AUDIENCE)',
+      'jwtJwksUrl (JWT_JWKS_URL) or jwtPublicKey (JWT_PUBLIC_KEY)',
+    ]);
+    expect(existsSync(join(out, 'refused'))).toBe(false);
+  });
+
+  it('refuses `deploy --stage prod` with a plain-http public URL or JWKS URL, naming exactly those', () => {
+    expect(refused.unsafe.code).not.toBe(0);
+    expect(refused.unsafe.output).toContain('Refusing to deploy stage "prod"');
+    expect(listed(refused.unsafe.output)).toEqual([
+      expect.stringMatching(/^ {2}- publicBaseUrl \(PUBLIC_BASE_URL\): must be https:\/\//),
+      expect.stringMatching(/^ {2}- jwtJwksUrl \(JWT_JWKS_URL\): must be https:\/\//),
+    ]);
+  });
+
+  it('refuses to deploy the local stage (a secrets file, DynamoDB Local)', () => {
+    expect(refused.local.code).not.toBe(0);
+    expect(refused.local.output).toContain('Refusing to deploy stage "local"');
+  });
+
+  it('checks each value as the functions would read it', () => {
+    const valid = {
+      PUBLIC_BASE_URL: 'https://pay.example.com', JWT_ISSUER: 'https://issuer.example.com/', JWT_AUDIENCE: 'wechatpay',
+      JWT_JWKS_URL: 'https://issuer.example.com/jwks.json', SECRETS_SOURCE: 'aws', DYNAMODB_ENDPOINT: '',
+      WECHATPAY_BASE_URL: 'https://api.mch.weixin.qq.com', WECHATPAY_BACKUP_BASE_URL: 'https://api2.mch.weixin.qq.com',
+      WECHATPAY_TIMEOUT_MS: '5000', POWERTOOLS_LOG_LEVEL: 'INFO', H5_QUERY_AFTER_SECONDS: '60',
+    };
+    const throttle = { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 };
+    expect(stageParamProblems(valid, throttle)).toEqual([]);
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const publicPem = publicKey.export({ type: 'spki', format: 'pem' }) as string;
+    const privatePem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const withKey = (key: string) => ({ ...valid, JWT_JWKS_URL: '', JWT_PUBLIC_KEY: key });
+    expect(stageParamProblems(withKey(publicPem), throttle)).toEqual([]);
+    expect(stageParamProblems(withKey(JSON.stringify(publicKey.export({ format: 'jwk' }))), throttle)).toEqual([]);
+    const problems = (env: Record<string, string>, limits: Record<string, unknown> = throttle) => stageParamProblems(env, limits).map((p) => p.slice(0, p.indexOf(':')));
+    expect(problems(withKey(privatePem))).toEqual(['jwtPublicKey (JWT_PUBLIC_KEY)']);
+    expect(problems(withKey(JSON.stringify(privateKey.export({ format: 'jwk' }))))).toEqual(['jwtPublicKey (JWT_PUBLIC_KEY)']);
+    expect(problems(withKey('not a key'))).toEqual(['jwtPublicKey (JWT_PUBLIC_KEY)']);
+    expect(problems({ ...valid, JWT_PUBLIC_KEY: publicPem })).toEqual(['jwtJwksUrl (JWT_JWKS_URL) and jwtPublicKey (JWT_PUBLIC_KEY)']);
+    expect(problems({ ...valid, PUBLIC_BASE_URL: 'https://127.0.0.1:3000' })).toEqual(['publicBaseUrl (PUBLIC_BASE_URL)']);
+    expect(problems({ ...valid, PUBLIC_BASE_URL: 'https://pay.example.com/?x=1' })).toEqual(['publicBaseUrl (PUBLIC_BASE_URL)']);
+    expect(problems({ ...valid, PUBLIC_BASE_URL: 'pay.example.com' })).toEqual(['publicBaseUrl (PUBLIC_BASE_URL)']);
+    expect(problems({ ...valid, SECRETS_SOURCE: 'file', DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000' })).toEqual(['secretsSource', 'dynamodbEndpoint']);
+    expect(problems({ ...valid, WECHATPAY_BASE_URL: 'http://127.0.0.1:4010' })).toEqual(['wechatpayBaseUrl (WECHATPAY_BASE_URL)']);
+    expect(problems({ ...valid, WECHATPAY_TIMEOUT_MS: '5s', POWERTOOLS_LOG_LEVEL: 'LOUD' })).toEqual([
+      'wechatpayTimeoutMs (WECHATPAY_TIMEOUT_MS)', 'logLevel (POWERTOOLS_LOG_LEVEL)',
+    ]);
+    expect(problems(valid, { ThrottlingRateLimit: 0, ThrottlingBurstLimit: 'lots' })).toEqual(['apiThrottleRateLimit', 'apiThrottleBurstLimit']);
+  });
 });
 
 describe('serverless package --stage prod', () => {
@@ -133,6 +242,28 @@ describe('serverless package --stage prod', () => {
     expect(unmatched.Properties).toMatchObject({ Namespace: 'WechatPayServerless', Threshold: 1 });
   });
 
+  it('has no shared IamRoleLambdaExecution: the queue consumer reads the queue with its own role', () => {
+    expect(resources.IamRoleLambdaExecution).toBeUndefined();
+    expect(JSON.stringify(resources)).not.toContain('"IamRoleLambdaExecution"');
+    const consumer = resources.PresignRepaymentContractFromQueueIamRoleLambdaExecution!;
+    const statements = consumer.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement as any[]);
+    expect(statements).toContainEqual(expect.objectContaining({
+      Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+      Resource: [{ 'Fn::GetAtt': ['PresignQueue', 'Arn'] }],
+    }));
+  });
+
+  it('refuses to drop the shared role while a function still uses it', () => {
+    const template = {
+      Resources: {
+        IamRoleLambdaExecution: { Type: 'AWS::IAM::Role' },
+        NewLambdaFunction: { Type: 'AWS::Lambda::Function', Properties: { Role: { 'Fn::GetAtt': ['IamRoleLambdaExecution', 'Arn'] } }, DependsOn: ['IamRoleLambdaExecution'] },
+      },
+    };
+    expect(() => removeUnusedRole(template, 'IamRoleLambdaExecution')).toThrow(/still used by NewLambdaFunction/);
+    expect(template.Resources.IamRoleLambdaExecution).toBeDefined();
+  });
+
   it('grants no IAM statement on every resource or every action', () => {
     const statements = ofType('AWS::IAM::Role').flatMap(([, role]) =>
       (role.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement as any[]),
@@ -155,7 +286,7 @@ describe('serverless package --stage prod', () => {
 
   it('keeps every bundle small enough to start fast', () => {
     for (const name of FUNCTIONS) {
-      const bytes = readFileSync(join(out, `${name}.zip`)).length;
+      const bytes = readFileSync(join(out, 'prod', `${name}.zip`)).length;
       expect(bytes, name).toBeLessThan(2_000_000);
     }
   });
