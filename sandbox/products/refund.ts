@@ -17,7 +17,7 @@ import { ApiError, invalidRequest, paramError } from '../errors';
 import { notificationId } from '../ids';
 import { v3Notification } from '../notifications';
 import type { OutgoingNotification } from '../notifier';
-import { keyOf, type ContractOrder, type Order, type SandboxRefund } from '../state';
+import { keyOf, type ContractOrder, type Order, type PapOrder, type SandboxRefund } from '../state';
 import { V2BusinessError } from '../validate/contract-order';
 import { canonicalJson, type JsonObject } from '../validate/json';
 import { buildV2Xml, isV2SuccessAck } from '../xml';
@@ -36,14 +36,14 @@ const USER_AGENT = 'Mozilla/4.0 (WechatPay-Sandbox)';
 
 const refundId = (): string => `50${Date.now()}${String(randomInt(1e9)).padStart(9, '0')}`.slice(0, 29);
 
-function refundsOfOrder(ctx: SandboxContext, order: Order): SandboxRefund[] {
+function refundsOfOrder(ctx: SandboxContext, order: { mchid: string; out_trade_no: string }): SandboxRefund[] {
   return [...ctx.state.refunds.values()].filter((r) => r.mchid === order.mchid && r.out_trade_no === order.out_trade_no);
 }
 
-const orderTotal = (order: Order): number => (order.kind === 'h5' ? order.total : order.total_fee);
+const orderTotal = (order: Order | PapOrder): number => ('kind' in order && order.kind === 'h5' ? order.total : order.total_fee);
 
 /** The shared ledger rule, in WeChat's words for each protocol. */
-function checkLedger(ctx: SandboxContext, order: Order, refund: number): 'OVER' | 'TOO_MANY' | undefined {
+function checkLedger(ctx: SandboxContext, order: Order | PapOrder, refund: number): 'OVER' | 'TOO_MANY' | undefined {
   const refunds = refundsOfOrder(ctx, order);
   if (refunds.length >= MAX_REFUNDS_PER_ORDER) return 'TOO_MANY';
   const taken = refunds.filter((r) => r.status !== 'CLOSED').reduce((sum, r) => sum + r.refund, 0);
@@ -196,6 +196,11 @@ export function queryV3Refund(ctx: SandboxContext, merchant: SandboxMerchant, ou
   return { status: 200, body: v3RefundObject(r) };
 }
 
+function findPapOrder(ctx: SandboxContext, mchid: string, transactionId: string | undefined, outTradeNo: string | undefined): PapOrder | undefined {
+  if (transactionId) return [...ctx.state.papOrders.values()].find((o) => o.mchid === mchid && o.transaction_id === transactionId);
+  return ctx.state.papOrders.get(keyOf(mchid, outTradeNo ?? ''));
+}
+
 function findOrder(ctx: SandboxContext, mchid: string, transactionId: string | undefined, outTradeNo: string | undefined): Order | undefined {
   if (transactionId) return [...ctx.state.orders.values()].find((o) => o.mchid === mchid && o.transaction_id === transactionId);
   return ctx.state.orders.get(keyOf(mchid, outTradeNo ?? ''));
@@ -234,9 +239,12 @@ export function handleV2Refund(ctx: SandboxContext, raw: Buffer, client: ClientC
       if (existing.fingerprint !== fingerprint) throw new V2BusinessError('REFUND_FEE_MISMATCH', '订单金额或退款金额与之前请求不一致，请核实后再试');
       r = existing;
     } else {
-      const order = findOrder(ctx, merchant.mchid, fields['transaction_id'] || undefined, fields['out_trade_no'] || undefined);
-      if (!order || order.kind !== 'contractorder') throw new V2BusinessError('INVALID_TRANSACTIONID', '无效transaction_id');
-      refreshOrder(order, ctx.clock.now());
+      // A pay-and-sign payment, or a papay deduction: both are APIv2 orders refunded here.
+      const found = findOrder(ctx, merchant.mchid, fields['transaction_id'] || undefined, fields['out_trade_no'] || undefined);
+      const deduction = found ? undefined : findPapOrder(ctx, merchant.mchid, fields['transaction_id'] || undefined, fields['out_trade_no'] || undefined);
+      if ((!found || found.kind !== 'contractorder') && !deduction) throw new V2BusinessError('INVALID_TRANSACTIONID', '无效transaction_id');
+      const order = (found as ContractOrder | undefined) ?? deduction!;
+      if (found) refreshOrder(found, ctx.clock.now());
       if (order.trade_state !== 'SUCCESS') throw new V2BusinessError('INVALID_REQUEST', '订单未支付');
       if (totalFee !== order.total_fee) throw new V2BusinessError('INVALID_REQUEST', '订单金额与原订单不一致');
       const ledger = checkLedger(ctx, order, refundFee);
@@ -248,7 +256,7 @@ export function handleV2Refund(ctx: SandboxContext, raw: Buffer, client: ClientC
         appid: order.appid,
         out_refund_no: outRefundNo,
         out_trade_no: order.out_trade_no,
-        transaction_id: (order as ContractOrder).transaction_id!,
+        transaction_id: order.transaction_id!,
         total: totalFee,
         refund: refundFee,
         ...(fields['refund_desc'] ? { reason: fields['refund_desc'] } : {}),

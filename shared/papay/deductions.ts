@@ -17,6 +17,8 @@ import { applyTransition } from '../store/transitions';
 import { recordUnmatched } from '../store/unmatched';
 import { MalformedResponseError, WechatPayV2ReturnError } from '../wechatpay';
 import { contractById } from './contracts';
+import { orderRefundsView, type OrderRefundsView } from '../refund/record';
+import { refundsOf } from '../refund/orders';
 import { DEDUCTION_FORWARD_FROM, toDeductionView, type DeductionRecord, type DeductionState, type DeductionView } from './record';
 import { createDeductionSchema, type CreateDeductionInput } from './schema';
 
@@ -262,7 +264,7 @@ async function queryDeduction(merchant: MerchantContext, outTradeNo: string, pur
  * `GET /deductions/{out_trade_no}`: the stored state; one still ACCEPTED (or UNCERTAIN) after the configured age is
  * first confirmed with `/pay/paporderquery` (#16, #17), bounded like every GET. A CLOSED one is never charged again.
  */
-export async function getDeduction(rt: Runtime, outTradeNo: string | undefined): Promise<DeductionView> {
+export async function getDeduction(rt: Runtime, outTradeNo: string | undefined): Promise<DeductionView & Partial<OrderRefundsView>> {
   if (!outTradeNo || !/^[0-9A-Za-z_\-|*]{6,32}$/.test(outTradeNo)) {
     throw new RequestValidationError([{ field: 'out_trade_no', message: 'must be 6-32 characters of 0-9 A-Z a-z _ - | *' }]);
   }
@@ -280,5 +282,7 @@ export async function getDeduction(rt: Runtime, outTradeNo: string | undefined):
       record = (await rt.claims.get<DeductionRecord>(key)) ?? record;
     }
   }
-  return toDeductionView(record);
+  const view = toDeductionView(record);
+  // A charged deduction shows what was refunded of it (POST /refunds, APIv2).
+  return record.state === 'SUCCESS' ? { ...view, ...orderRefundsView(await refundsOf(rt, record)) } : view;
 }

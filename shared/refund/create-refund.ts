@@ -80,11 +80,11 @@ function checkRefundable(rt: Runtime, merchant: MerchantContext, order: PaidOrde
   if (order.paid_at !== undefined && rt.now() > order.paid_at + REFUND_WINDOW_MS) {
     throw new ServiceError(422, 'REFUND_WINDOW_CLOSED', `order ${order.out_trade_no} was paid more than a year ago; WeChat refunds only within a year`);
   }
-  if (order.product === 'CONTRACT_ORDER' && !merchant.clientCertificate) {
+  if (order.product !== 'H5' && !merchant.clientCertificate) {
     throw new ServiceError(
       422,
       'MERCHANT_CERTIFICATE_MISSING',
-      'refunds of contract orders go through APIv2 with mutual TLS: add merchantCertificate (apiclient_cert.pem) to the direct merchant secret',
+      'refunds of contract orders and deductions go through APIv2 with mutual TLS: add merchantCertificate (apiclient_cert.pem) to the direct merchant secret',
       { errors: [{ field: 'merchantCertificate', message: 'is missing from the direct merchant secret' }] },
     );
   }

@@ -27,7 +27,7 @@ export const REFUND_WINDOW_MS = 365 * 24 * 3600 * 1000;
 
 export interface PaidOrder {
   key: RecordKey;
-  product: 'H5' | 'CONTRACT_ORDER';
+  product: 'H5' | 'CONTRACT_ORDER' | 'DEDUCTION';
   out_trade_no: string;
   mchid: string;
   appid: string;

@@ -16,7 +16,12 @@ export async function findPaidOrder(rt: Runtime, outTradeNo: string): Promise<Pa
   // One round trip for both places the order can be.
   const out = await rt.dynamo.send(
     new BatchGetItemCommand({
-      RequestItems: { [rt.config.tableName]: { Keys: [keys.h5Order(outTradeNo), keys.contractOrder(outTradeNo)].map((k) => toAttributes({ ...k })), ConsistentRead: true } },
+      RequestItems: {
+        [rt.config.tableName]: {
+          Keys: [keys.h5Order(outTradeNo), keys.contractOrder(outTradeNo), keys.deduction(outTradeNo)].map((k) => toAttributes({ ...k })),
+          ConsistentRead: true,
+        },
+      },
     }),
   );
   if (Object.keys(out.UnprocessedKeys ?? {}).length > 0) {
@@ -25,8 +30,9 @@ export async function findPaidOrder(rt: Runtime, outTradeNo: string): Promise<Pa
   const found = (out.Responses?.[rt.config.tableName] ?? []).map((item) => fromAttributes<Item>(item)!);
   const h5 = found.find((item) => item['pk'] === keys.h5Order(outTradeNo).pk);
   const paporder = found.find((item) => item['pk'] === keys.contractOrder(outTradeNo).pk);
-  if (h5 && paporder) throw conflict('ORDER_AMBIGUOUS', `out_trade_no ${outTradeNo} names both an H5 order and a contract order`);
-  const record = h5 ?? paporder;
+  const deduction = found.find((item) => item['pk'] === keys.deduction(outTradeNo).pk);
+  if (found.length > 1) throw conflict('ORDER_AMBIGUOUS', `out_trade_no ${outTradeNo} names more than one order of this service`);
+  const record = h5 ?? paporder ?? deduction;
   if (!record || record['state'] === 'CREATING') throw notFound(`order ${outTradeNo}`);
   const state = String(record['state']);
   const transactionId = record['transaction_id'];
@@ -54,15 +60,17 @@ export async function findPaidOrder(rt: Runtime, outTradeNo: string): Promise<Pa
       ledger,
     };
   }
-  const paidAt = typeof paporder!['time_end'] === 'string' ? parseWechatTime(paporder!['time_end']) : undefined;
+  // A pay-and-sign payment or a papay deduction: both APIv2, both refunded through /secapi/pay/refund.
+  const v2Order = (paporder ?? deduction)!;
+  const paidAt = typeof v2Order['time_end'] === 'string' ? parseWechatTime(v2Order['time_end']) : undefined;
   return {
-    key: keys.contractOrder(outTradeNo),
-    product: 'CONTRACT_ORDER',
+    key: paporder ? keys.contractOrder(outTradeNo) : keys.deduction(outTradeNo),
+    product: paporder ? 'CONTRACT_ORDER' : 'DEDUCTION',
     out_trade_no: outTradeNo,
-    mchid: String(paporder!['mchid']),
-    appid: String(paporder!['appid']),
+    mchid: String(v2Order['mchid']),
+    appid: String(v2Order['appid']),
     transaction_id: transactionId,
-    total: Number(paporder!['total_fee']),
+    total: Number(v2Order['total_fee']),
     currency: 'CNY',
     ...(paidAt !== undefined ? { paid_at: paidAt } : {}),
     ledger,

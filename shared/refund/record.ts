@@ -17,7 +17,7 @@ export const REFUND_FORWARD_FROM: Record<'PROCESSING' | 'ABNORMAL' | 'SUCCESS' |
 };
 
 /** Which of our payments a refund returns money from, and so which protocol refunds it. */
-export type RefundedProduct = 'H5' | 'CONTRACT_ORDER';
+export type RefundedProduct = 'H5' | 'CONTRACT_ORDER' | 'DEDUCTION';
 export type RefundProtocol = 'v3' | 'v2';
 
 export interface RefundRefusal {

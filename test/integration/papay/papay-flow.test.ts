@@ -10,6 +10,8 @@ import { handler as getDeductionHandler } from '../../../functions/http/get-dedu
 import { handler as notifyPayment } from '../../../functions/notify/contract-order-payment';
 import { handler as notifyContract } from '../../../functions/notify/contract-order-contract';
 import { handler as notifyDeduction } from '../../../functions/notify/deduction';
+import { handler as createRefundHandler } from '../../../functions/http/create-refund';
+import { handler as notifyV2Refund } from '../../../functions/notify/contract-order-refund';
 import type { RunningSandbox } from '../../../sandbox/index';
 import { localStack } from '../../support/env';
 import { httpEvent, lambdaContext, startFlowStack, type FlowStack } from '../../support/flow';
@@ -87,6 +89,7 @@ beforeAll(async () => {
       'POST /notify/contract-order/payment': notifyPayment as never,
       'POST /notify/contract-order/contract': notifyContract as never,
       'POST /notify/deduction': notifyDeduction as never,
+      'POST /notify/contract-order/refund': notifyV2Refund as never,
     },
     env: { H5_QUERY_AFTER_SECONDS: '60' },
   });
@@ -148,6 +151,20 @@ describe('deductions', () => {
     expect(parse(res)).toMatchObject({ state: 'ACCEPTED', out_trade_no: body.out_trade_no, total_fee: 990, contract_id: id });
     const done = await eventually(() => deduction(body.out_trade_no), (v) => v.state === 'SUCCESS');
     expect(done).toMatchObject({ state: 'SUCCESS', transaction_id: expect.any(String), time_end: expect.stringMatching(/\+08:00$/), attach: '第2期' });
+  });
+
+  it('a charged deduction is refunded through APIv2 over mutual TLS; GET shows the refund', async () => {
+    const id = await signedContract();
+    const body = deductionBody(id);
+    expect((await deduct(body)).statusCode).toBe(201);
+    await eventually(() => deduction(body.out_trade_no), (v) => v.state === 'SUCCESS');
+    const outRefundNo = uniq('RF');
+    const refunded = await call(createRefundHandler, { out_trade_no: body.out_trade_no, out_refund_no: outRefundNo, amount: { refund: 400 } });
+    expect(refunded.statusCode, refunded.body).toBe(201);
+    expect(sandbox.state.listRefunds().filter((r) => r.out_trade_no === body.out_trade_no)).toMatchObject([{ protocol: 'v2', refund: 400 }]);
+    expect((await flow.act({ out_refund_no: outRefundNo, action: 'refund-success' })).status).toBe(200);
+    const view = await eventually(() => deduction(body.out_trade_no), (v) => v.refunded_total === 400);
+    expect(view.refunds).toEqual([{ out_refund_no: outRefundNo, state: 'SUCCESS', amount: 400 }]);
   });
 
   it('checklist papay #9: outside 07:00–22:00 Beijing time a deduction is refused before WeChat is called', async () => {
