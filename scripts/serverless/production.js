@@ -231,7 +231,6 @@ export function functionAlarms({ service, stage, functions, defaultTimeout, topi
         AlarmDescription: `${name} p99 duration is above ${threshold} ms, ${Math.round(durationOfTimeout * 100)} % of its ${timeoutSeconds} s timeout`,
         MetricName: 'Duration',
         ExtendedStatistic: 'p99',
-        Unit: 'Milliseconds',
         Threshold: threshold,
         ComparisonOperator: 'GreaterThanThreshold',
         ...common,
@@ -309,6 +308,11 @@ export default class ProductionPlugin {
       removeUnusedRole(template, naming.getRoleLogicalId());
     } catch (error) {
       this.fail(error.message);
+    }
+    // --param values arrive as strings; the stage's limits are numbers in CloudFormation.
+    const routeSettings = template.Resources.HttpApiStage?.Properties?.DefaultRouteSettings ?? {};
+    for (const limit of ['ThrottlingRateLimit', 'ThrottlingBurstLimit']) {
+      if (typeof routeSettings[limit] === 'string') routeSettings[limit] = Number(routeSettings[limit]);
     }
     const alarms = this.settings.functionAlarms;
     if (!alarms) return;

@@ -89,7 +89,7 @@ beforeAll(async () => {
   out = mkdtempSync(join(tmpdir(), 'sls-package-'));
   // The refusals come before anything is built, so they cost a framework start each; run beside the real package.
   const [packaged, none, unsafe, local] = await Promise.all([
-    serverless(['package', '--stage', 'prod', '--package', join(out, 'prod'), ...params([...PROD_PARAMS, 'wechatpayTimeoutMs=3000'])], {
+    serverless(['package', '--stage', 'prod', '--package', join(out, 'prod'), ...params([...PROD_PARAMS, 'wechatpayTimeoutMs=3000', 'apiThrottleRateLimit=50', 'apiThrottleBurstLimit=80'])], {
       ESBUILD_WORK_FOLDER: work,
     }),
     serverless(['package', '--stage', 'prod', '--package', join(out, 'refused')], { ESBUILD_WORK_FOLDER: `${work}-none` }),
@@ -222,13 +222,60 @@ describe('serverless package --stage prod', () => {
     expect(mapping.Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
   });
 
-  it('alarms on the DLQ, failed and unmatched notifications, known-serial refusals, abnormal refunds, WeChat errors and API 5xx', () => {
-    const metrics = ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties.MetricName).sort();
+  it('alarms on the DLQ and queue age, failed and unmatched notifications, known-serial refusals, abnormal refunds, WeChat errors and API 5xx', () => {
+    const metrics = ofType('AWS::CloudWatch::Alarm')
+      .filter(([, a]) => a.Properties.Namespace !== 'AWS/Lambda')
+      .map(([, a]) => a.Properties.MetricName)
+      .sort();
     expect(metrics).toEqual([
-      '5xx', 'ApproximateNumberOfMessagesVisible', 'NotificationsFailed', 'NotificationsRefusedKnownSerial', 'NotificationsUnmatched',
-      'RefundsAbnormal', 'WechatPayCallErrors',
+      '5xx', 'ApproximateAgeOfOldestMessage', 'ApproximateNumberOfMessagesVisible', 'NotificationsFailed', 'NotificationsRefusedKnownSerial',
+      'NotificationsUnmatched', 'RefundsAbnormal', 'WechatPayCallErrors',
     ]);
-    for (const [, alarm] of ofType('AWS::CloudWatch::Alarm')) expect(alarm.Properties.AlarmActions).toHaveLength(1);
+    for (const [, alarm] of ofType('AWS::CloudWatch::Alarm')) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
+    const age = ofType('AWS::CloudWatch::Alarm').find(([, a]) => a.Properties.MetricName === 'ApproximateAgeOfOldestMessage')![1].Properties;
+    expect(age).toMatchObject({ Namespace: 'AWS/SQS', Statistic: 'Maximum', Threshold: 600 });
+    expect(age.Dimensions).toEqual([{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['PresignQueue', 'QueueName'] } }]);
+  });
+
+  it('alarms on every function: Errors, Throttles, and p99 Duration above 80 % of its own timeout', () => {
+    const lambda = ofType('AWS::CloudWatch::Alarm').filter(([, a]) => a.Properties.Namespace === 'AWS/Lambda');
+    expect(lambda).toHaveLength(FUNCTIONS.length * 3);
+    for (const name of FUNCTIONS) {
+      const fn = resources[logicalId(name)]!.Properties;
+      const of = (metric: string) => {
+        const found = lambda.filter(([, a]) => a.Properties.MetricName === metric && a.Properties.Dimensions[0].Value.Ref === logicalId(name));
+        expect(found, `${name} ${metric}`).toHaveLength(1);
+        expect(found[0]![1].Properties.Dimensions).toEqual([{ Name: 'FunctionName', Value: { Ref: logicalId(name) } }]);
+        return found[0]![1].Properties;
+      };
+      expect(of('Errors')).toMatchObject({ Statistic: 'Sum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+      expect(of('Throttles')).toMatchObject({ Statistic: 'Sum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+      expect(of('Duration')).toMatchObject({ ExtendedStatistic: 'p99', Threshold: fn.Timeout * 800, ComparisonOperator: 'GreaterThanThreshold' });
+    }
+    // Timeouts differ: the authorizer's 5 s, the WeChat-calling routes' 29 s, the 10 s default.
+    expect(new Set(FUNCTIONS.map((name) => resources[logicalId(name)]!.Properties.Timeout))).toEqual(new Set([5, 10, 29]));
+  });
+
+  it('publishes alarms to a topic encrypted with a key CloudWatch may use, not alias/aws/sns', () => {
+    const topic = resources.AlarmTopic!.Properties;
+    expect(JSON.stringify(topic.KmsMasterKeyId)).not.toContain('alias/aws/');
+    const keyId = topic.KmsMasterKeyId['Fn::GetAtt']?.[0] ?? topic.KmsMasterKeyId.Ref;
+    const key = resources[keyId]!;
+    expect(key.Type).toBe('AWS::KMS::Key');
+    expect(key.Properties.EnableKeyRotation).toBe(true);
+    const statements = key.Properties.KeyPolicy.Statement as any[];
+    const cloudwatch = statements.find((s) => s.Principal?.Service === 'cloudwatch.amazonaws.com');
+    expect(cloudwatch).toMatchObject({ Effect: 'Allow' });
+    expect([cloudwatch.Action].flat().sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey*']);
+  });
+
+  it('throttles the HTTP API stage with the rate and burst params, and keeps JSON access logs with the request ids', () => {
+    const stage = resources.HttpApiStage!.Properties;
+    expect(stage.DefaultRouteSettings).toEqual({ DetailedMetricsEnabled: false, ThrottlingRateLimit: 50, ThrottlingBurstLimit: 80 });
+    const format = JSON.parse(stage.AccessLogSettings.Format);
+    expect(format).toMatchObject({ requestId: '$context.requestId', integrationRequestId: '$context.integration.requestId', status: '$context.status' });
+    expect(stage.AccessLogSettings.DestinationArn).toEqual({ 'Fn::GetAtt': ['HttpApiLogGroup', 'Arn'] });
+    expect(resources.HttpApiLogGroup!.Properties.RetentionInDays).toBe(30);
   });
 
   it('never alarms on what anyone can send: raw refusals are a metric, not an alarm', () => {
