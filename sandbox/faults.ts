@@ -41,6 +41,8 @@ export interface FaultSettings {
    * err_code, notified); `silent-fail` (PAY_FAIL without any notification, as WeChat does in some cases).
    */
   deductionOutcome: DeductionOutcome;
+  /** Next N new pay-and-sign orders are made but their contract refused (`contract_result_code FAIL`, "已签约"). */
+  contractRefused: number;
 }
 
 export type RefundOutcome = 'success' | 'abnormal' | 'closed';
@@ -63,6 +65,7 @@ const DEFAULTS: FaultSettings = {
   notifyPayload: 'full',
   refundOutcome: 'success',
   deductionOutcome: 'success',
+  contractRefused: 0,
 };
 
 export class FaultInputError extends Error {
@@ -96,6 +99,7 @@ export class Faults {
         case 'notifySignTest':
         case 'notifyDelayMs':
         case 'timeoutHangMs':
+        case 'contractRefused':
           next[key] = count(value, key);
           break;
         case 'notifyCopies':
@@ -228,6 +232,13 @@ export class Faults {
 
   get notifyOrder(): NotifyOrder {
     return this.s.notifyOrder;
+  }
+
+  /** Consumes one `contractRefused`: true when this new pay-and-sign order's contract is to be refused. */
+  takeContractRefusal(): boolean {
+    if (this.s.contractRefused <= 0) return false;
+    this.s.contractRefused -= 1;
+    return true;
   }
 
   get deductionOutcome(): DeductionOutcome {

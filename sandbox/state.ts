@@ -54,6 +54,8 @@ export interface ContractOrder {
   request_serial: string;
   contract_display_account: string;
   request_openid?: string;
+  /** WeChat made the order but refused its contract (`contract_result_code FAIL`): paying signs nothing. */
+  contract_refused?: boolean;
   created_ms: number;
   time_expire_ms?: number;
   prepay_id: string;

@@ -79,7 +79,13 @@ function successAnswer(order: ContractOrder, merchant: SandboxMerchant, baseUrl:
   fields['contract_code'] = order.contract_code;
   fields['contract_display_account'] = order.contract_display_account;
   fields['out_trade_no'] = order.out_trade_no;
-  fields['contract_result_code'] = 'SUCCESS';
+  if (order.contract_refused) {
+    fields['contract_result_code'] = 'FAIL';
+    fields['contract_err_code'] = 'Fail';
+    fields['contract_err_code_des'] = '已签约';
+  } else {
+    fields['contract_result_code'] = 'SUCCESS';
+  }
   return signed(fields, merchant, order.sign_type);
 }
 
@@ -195,6 +201,7 @@ export function handleContractOrder(ctx: SandboxContext, raw: Buffer, baseUrl: s
     if (req.openid !== undefined) order.request_openid = req.openid;
     if (req.time_expire_ms !== undefined) order.time_expire_ms = req.time_expire_ms;
     if (req.trade_type === 'NATIVE') order.code_url = codeUrl();
+    if (ctx.faults.takeContractRefusal()) order.contract_refused = true;
     refreshLinks(ctx, order, now);
     ctx.state.orders.set(key, order);
     ctx.state.requestSerials.set(serialKey, req.out_trade_no);
@@ -365,6 +372,11 @@ export function payContractOrder(ctx: SandboxContext, order: ContractOrder): Act
   order.transaction_id = transactionId();
   order.success_ms = now;
   order.openid = order.request_openid ?? openidFor(order.appid, SANDBOX_USER);
+  if (order.contract_refused) {
+    // Paid, not signed: only the payment notification goes out.
+    ctx.notifier.send([paymentNotification(order, merchant)]);
+    return actionOk('支付成功（未签约）', { out_trade_no: order.out_trade_no, transaction_id: order.transaction_id });
+  }
   contract.state = 'SIGNED';
   contract.contract_id = papContractId(now);
   contract.openid = order.openid;

@@ -183,8 +183,13 @@ async function callWechat(a: Attempt, existing: ContractOrderRecord | undefined)
   const earlierUnknown = earlierAttempt || retried;
   switch (outcome.kind) {
     case 'ok': {
-      await completeCode(a, codeKey, reservation.token, 'PENDING');
-      return { advance: { to: 'NOTPAY', from: CALL_FROM }, fields: answerFields(a, outcome, started) };
+      // Paid-not-signed (#21): the order stands, the code is spent and its contract refused.
+      if (outcome.contractRefusal) await completeCode(a, codeKey, reservation.token, 'REJECTED', { refusal: outcome.contractRefusal });
+      else await completeCode(a, codeKey, reservation.token, 'PENDING');
+      return {
+        advance: { to: 'NOTPAY', from: CALL_FROM },
+        fields: { ...answerFields(a, outcome, started), ...(outcome.contractRefusal ? { contract_refusal: outcome.contractRefusal } : {}) },
+      };
     }
     case 'unknown':
       await completeCode(a, codeKey, reservation.token, 'UNCERTAIN');

@@ -26,7 +26,11 @@ import type { TradeType } from './schema';
  * refusal keeps both bound (the refusal may well be WeChat recognising our own first call).
  */
 export type CallOutcome =
-  | { kind: 'ok'; prepayId: string; codeUrl?: string; mwebUrl?: string }
+  /**
+   * `contractRefusal`: WeChat made the order but refused the contract (`result_code SUCCESS`, `contract_result_code
+   * FAIL`): the payer can pay, nothing is signed, and the contract cannot be charged (papay checklist #21).
+   */
+  | { kind: 'ok'; prepayId: string; codeUrl?: string; mwebUrl?: string; contractRefusal?: WechatRefusal }
   | { kind: 'unknown'; reason: string }
   | { kind: 'refused'; refusal: WechatRefusal; consumes: { order: boolean; code: boolean } }
   | { kind: 'not_accepted'; error: ServiceError };
@@ -82,9 +86,9 @@ export function classifyAnswer(
     return { kind: 'refused', refusal, consumes: { order: false, code: false } };
   }
   const contractResult = data['contract_result_code'];
-  if (contractResult !== undefined && contractResult !== '' && contractResult !== 'SUCCESS') {
-    return { kind: 'refused', refusal, consumes: { order: true, code: true } };
-  }
+  const contractFailed = contractResult !== undefined && contractResult !== '' && contractResult !== 'SUCCESS';
+  // Without a prepay_id the order is of no use either: a refusal of both (the order and the code are spent).
+  if (contractFailed && !data['prepay_id']) return { kind: 'refused', refusal, consumes: { order: true, code: true } };
   // WeChat echoes what it acted on; an answer about another order is no answer about ours.
   for (const [field, value] of [
     ['out_trade_no', expected.outTradeNo],
@@ -105,6 +109,7 @@ export function classifyAnswer(
     prepayId,
     ...(codeUrl ? { codeUrl } : {}),
     ...(mwebUrl ? { mwebUrl } : {}),
+    ...(contractFailed ? { contractRefusal: refusal } : {}),
   };
 }
 

@@ -78,6 +78,8 @@ export interface ContractOrderRecord extends ClaimedRecord {
   pay_params?: PayParams;
   /** Set when WeChat refused the order (state REJECTED). */
   refusal?: WechatRefusal;
+  /** Set when WeChat made the order but refused its contract (paid, not signed: papay checklist #21). */
+  contract_refusal?: WechatRefusal;
   /** From the payment notification. */
   transaction_id?: string;
   cash_fee?: number;
@@ -119,6 +121,8 @@ export interface ContractOrderAnswer {
   mweb_url?: string;
   mweb_url_expires_at?: string;
   pay_params?: PayParams;
+  /** WeChat made the order but refused the contract: the payer can pay, nothing will be signed (or charged later). */
+  contract_refused?: WechatRefusal;
 }
 
 /** The `201` body: what the caller needs to open WeChat's cashier. */
@@ -134,6 +138,7 @@ export function toAnswer(record: ContractOrderRecord): ContractOrderAnswer {
       ? { mweb_url: record.mweb_url, mweb_url_expires_at: beijingTime(record.mweb_url_expires_at ?? 0) }
       : {}),
     ...(record.pay_params ? { pay_params: record.pay_params } : {}),
+    ...(record.contract_refusal ? { contract_refused: record.contract_refusal } : {}),
   };
 }
 

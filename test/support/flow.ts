@@ -81,6 +81,7 @@ const CLEAR_FAULTS = {
   notifyPayload: 'full',
   refundOutcome: 'success',
   deductionOutcome: 'success',
+  contractRefused: 0,
 } as const;
 
 export async function startFlowStack(options: FlowOptions): Promise<FlowStack> {

@@ -142,6 +142,34 @@ describe('papay contracts', () => {
   });
 });
 
+describe('paid, not signed', () => {
+  it('checklist papay #21: contract_result_code FAIL → the order is payable and answered with contract_refused; paying signs nothing and nothing can be charged', async () => {
+    await sandbox.faults.set({ contractRefused: 1 });
+    serial += 1n;
+    const outTradeNo = uniq('PAPN');
+    const created = await call(createContractOrder, {
+      out_trade_no: outTradeNo,
+      body: '会员月卡',
+      total_fee: 1,
+      spbill_create_ip: '123.12.12.123',
+      trade_type: 'APP',
+      plan_id: planId,
+      contract_code: uniq('K'),
+      request_serial: serial.toString(),
+      contract_display_account: '代扣用户',
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    expect(parse(created)).toMatchObject({ prepay_id: expect.any(String), contract_refused: { contract_result_code: 'FAIL', contract_err_code_des: '已签约' } });
+    expect((await flow.act({ out_trade_no: outTradeNo, action: 'pay' })).status).toBe(200);
+    const view = await eventually(
+      async () => parse(await call(getContractOrder, '', { pathParameters: { out_trade_no: outTradeNo } })),
+      (v) => v.payment?.state === 'SUCCESS',
+    );
+    expect(view.contract.state).toBe('REJECTED');
+    expect(view.contract.contract_id).toBeUndefined();
+  });
+});
+
 describe('deductions', () => {
   it('accepted, then charged: the signed result notification books SUCCESS with its transaction', async () => {
     const id = await signedContract();

@@ -78,11 +78,16 @@ describe('reading a contractorder answer', () => {
     }
   });
 
-  it('order accepted but pre-signing refused → refused, both consumed', () => {
+  it('checklist papay #21: order made but pre-signing refused → ok (payable), with the contract refusal; without a prepay_id → refused, both consumed', () => {
     const out = classifyAnswer({ ...success, contract_result_code: 'FAIL', contract_err_code: 'Fail', contract_err_code_des: '已签约' }, expected);
-    expect(out).toEqual({
+    expect(out).toMatchObject({
+      kind: 'ok',
+      prepayId: success.prepay_id,
+      contractRefusal: { result_code: 'SUCCESS', contract_result_code: 'FAIL', contract_err_code: 'Fail', contract_err_code_des: '已签约' },
+    });
+    const { prepay_id: _p, ...noPrepay } = success;
+    expect(classifyAnswer({ ...noPrepay, contract_result_code: 'FAIL', contract_err_code: 'Fail' }, expected)).toMatchObject({
       kind: 'refused',
-      refusal: { result_code: 'SUCCESS', contract_result_code: 'FAIL', contract_err_code: 'Fail', contract_err_code_des: '已签约' },
       consumes: { order: true, code: true },
     });
   });
