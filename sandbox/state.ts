@@ -90,6 +90,8 @@ export interface PapContract {
   terminated_ms?: number;
   /** 2 = by user, 3 = by merchant API (v2 querycontract values). */
   termination_mode?: number;
+  /** The last pre-deduction notice (`/v3/papay/contracts/{contract_id}/notify`). */
+  pre_notice?: { amount: number; days: number; sent_ms: number; fingerprint: string };
 }
 
 export type RepaymentContractStatus = 'PRESIGNED' | 'DECLINED' | 'EFFECTIVE' | 'TERMINATED';

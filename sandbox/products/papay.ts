@@ -9,7 +9,9 @@
  */
 import { v2Compact, v2DateTime } from '../clock';
 import type { SandboxMerchant } from '../config';
-import { actionFail, actionOk, merchantById, type ActionResult, type SandboxContext } from '../context';
+import { actionFail, actionOk, merchantById, type ActionResult, type SandboxContext, type V3Result } from '../context';
+import { ApiError, invalidRequest, noAuth, paramError } from '../errors';
+import type { JsonObject } from '../validate/json';
 import { transactionId } from '../ids';
 import { v2Notification } from '../notifications';
 import type { OutgoingNotification } from '../notifier';
@@ -267,4 +269,38 @@ export function actOnDeduction(ctx: SandboxContext, outTradeNo: string, mchid: s
   if (o.trade_state !== 'ACCEPT') return actionFail(409, 'INVALID_STATE', `扣款单状态为${o.trade_state}`);
   settleDeduction(ctx, o, action === 'deduct-success' ? 'success' : 'notenough');
   return actionOk('扣款状态已变更', { out_trade_no: o.out_trade_no, trade_state: o.trade_state });
+}
+
+/**
+ * `POST /v3/papay/contracts/{contract_id}/notify` (APIv3, signed with the merchant's v3 credentials — never the
+ * APIv2 key): the pre-deduction notice. 07:00–22:00 Beijing time only; the same notice again answers
+ * `RESOURCE_ALREADY_EXISTS`, a different one while the last is open (its day and the chargeable days after it)
+ * `INVALID_REQUEST`. 204 without a body.
+ */
+export function preDeductionNotice(ctx: SandboxContext, merchant: SandboxMerchant, contractId: string, body: JsonObject): V3Result {
+  if (merchant.kind !== 'direct') throw noAuth('商户无权限：仅普通商户');
+  if (body['mchid'] !== merchant.mchid) throw paramError('mchid', body['mchid'], '与Http头Authorization中的mchid不一致', { label: '商户号' });
+  const appid = body['appid'];
+  if (typeof appid !== 'string' || !merchant.appids.includes(appid)) throw new ApiError(400, 'APPID_MCHID_NOT_MATCH', 'AppID和mch_id不匹配');
+  const duration = body['deduct_duration'] as JsonObject | undefined;
+  const days = duration?.['count'];
+  if (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > 3 || duration?.['unit'] !== 'DAY') {
+    throw paramError('deduct_duration', duration, 'count应为1-3，unit应为DAY', { label: '可扣费期' });
+  }
+  const estimated = body['estimated_amount'] as JsonObject | undefined;
+  const amount = estimated?.['amount'];
+  if (typeof amount !== 'number' || !Number.isInteger(amount) || amount < 1 || estimated?.['currency'] !== 'CNY') {
+    throw paramError('estimated_amount', estimated, 'amount应为正整数，currency应为CNY', { label: '预计扣费金额' });
+  }
+  const c = [...ctx.state.papContracts.values()].find((x) => x.mchid === merchant.mchid && x.contract_id === contractId);
+  if (!c || c.appid !== appid || c.state !== 'SIGNED') throw new ApiError(404, 'CONTRACT_NOT_EXIST', '签约协议不存在或已解约');
+  const now = ctx.clock.now();
+  if (!inDeductionWindow(now)) throw invalidRequest('当前时间不在可通知时间段（北京时间07:00-22:00）');
+  const fingerprint = canonicalJson(body);
+  const open = c.pre_notice && now < c.pre_notice.sent_ms + (2 + c.pre_notice.days) * 24 * 3600 * 1000;
+  if (open && c.pre_notice!.fingerprint === fingerprint) throw new ApiError(400, 'RESOURCE_ALREADY_EXISTS', '已发送过相同的扣费前通知');
+  if (open) throw invalidRequest('已发送过扣费前通知，需要等本次扣费完成后再发起新的');
+  c.pre_notice = { amount, days, sent_ms: now, fingerprint };
+  ctx.log('papay.pre_notice', { mchid: merchant.mchid, contract_id: contractId, amount });
+  return { status: 204 };
 }

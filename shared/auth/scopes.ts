@@ -16,6 +16,7 @@ export const ROUTE_SCOPES = {
   'GET /refunds/{out_refund_no}': 'refunds:read',
   'GET /papay-contracts/{contract_id}': 'contracts:read',
   'POST /papay-contracts/{contract_id}/terminate': 'contracts:write',
+  'POST /papay-contracts/{contract_id}/pre-deduction-notice': 'deductions:write',
   'POST /deductions': 'deductions:write',
   'GET /deductions/{out_trade_no}': 'deductions:read',
 } as const satisfies Record<string, string>;

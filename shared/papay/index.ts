@@ -1,2 +1,3 @@
 export { getPapayContract, terminatePapayContract } from './contracts';
 export { createDeduction, deductionApplier, getDeduction } from './deductions';
+export { sendPreDeductionNotice } from './pre-notice';

@@ -27,3 +27,9 @@ export const terminateContractSchema = v.strictObject({
   // WeChat's page says 256 characters, its schema 512: kept within 256 bytes.
   reason: v.pipe(text(256), v.check((s) => Buffer.byteLength(s, 'utf8') <= 256, 'must be at most 256 bytes (UTF-8)')),
 });
+
+/** `POST /papay-contracts/{contract_id}/pre-deduction-notice`: how much, and for how many chargeable days (1-3). */
+export const preDeductionNoticeSchema = v.strictObject({
+  estimated_amount: fen(),
+  deduct_days: v.optional(v.pipe(v.number('must be an integer'), v.integer('must be an integer'), v.minValue(1, 'must be 1-3'), v.maxValue(3, 'must be 1-3'))),
+});

@@ -11,6 +11,7 @@ import { handler as notifyPayment } from '../../../functions/notify/contract-ord
 import { handler as notifyContract } from '../../../functions/notify/contract-order-contract';
 import { handler as notifyDeduction } from '../../../functions/notify/deduction';
 import { handler as createRefundHandler } from '../../../functions/http/create-refund';
+import { handler as preNoticeHandler } from '../../../functions/http/send-pre-deduction-notice';
 import { handler as notifyV2Refund } from '../../../functions/notify/contract-order-refund';
 import type { RunningSandbox } from '../../../sandbox/index';
 import { localStack } from '../../support/env';
@@ -311,5 +312,43 @@ describe('deductions', () => {
     sandbox.notifications.cancelAll();
     expect((await send()).statusCode).toBe(200);
     expect((await deduction(body.out_trade_no)).state).toBe('SUCCESS');
+  });
+});
+
+// Last: it moves the sandbox's business time a day on.
+describe('pre-deduction notice (APIv3)', () => {
+  const notice = (id: string, body: Json) => call(preNoticeHandler, body, { pathParameters: { contract_id: id } });
+  const noticeCalls = () => flow.calls.filter((c) => c.startsWith('POST /v3/papay/contracts/')).length;
+
+  it('checklist papay #19: within 12 hours of signing no notice is sent (WeChat charges at once)', async () => {
+    const id = await signedContract();
+    const res = await notice(id, { estimated_amount: 990 });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(parse(res)).toMatchObject({ sent: false, reason: expect.stringContaining('12 hours') });
+    expect(noticeCalls()).toBe(0);
+  });
+
+  it('checklist papay #18, #27, #9: later, the notice goes out v3-signed (never the APIv2 key), inside 07:00-22:00 only; the same notice again counts as sent', async () => {
+    const id = await signedContract();
+    const day = 24 * 3600 * 1000;
+    await fetch(`${sandbox.url}/sandbox/time`, { method: 'POST', body: JSON.stringify({ advance_seconds: day / 1000 }) });
+    flow.clock.offsetMs = offsetMs + day + 13 * 3600 * 1000; // 23:00 Beijing the next day
+    const late = await notice(id, { estimated_amount: 990 });
+    expect(late.statusCode).toBe(422);
+    expect(parse(late).code).toBe('OUTSIDE_NOTICE_WINDOW');
+    expect(noticeCalls()).toBe(0);
+
+    flow.clock.offsetMs = offsetMs + day; // 10:00 Beijing the next day
+    const sent = await notice(id, { estimated_amount: 990, deduct_days: 2 });
+    expect(sent.statusCode, sent.body).toBe(200);
+    expect(parse(sent)).toMatchObject({ sent: true, estimated_amount: 990, deduct_days: 2 });
+    // The sandbox took it through its APIv3 pipeline: Authorization checked against the merchant's v3 key.
+    expect(sandbox.state.listContracts().papay.find((c) => c.contract_id === id)?.pre_notice).toMatchObject({ amount: 990, days: 2 });
+    const v3Call = flow.requests.find((r) => r.path.startsWith('/v3/papay/contracts/'));
+    expect(v3Call?.authorization).toMatch(/^WECHATPAY2-SHA256-RSA2048 /);
+    expect(parse(await notice(id, { estimated_amount: 990, deduct_days: 2 }))).toMatchObject({ sent: true });
+    const other = await notice(id, { estimated_amount: 500, deduct_days: 2 });
+    expect(other.statusCode).toBe(422);
+    expect(parse(other).code).toBe('INVALID_REQUEST');
   });
 });

@@ -17,6 +17,7 @@ import { handler as getRefund } from '../../../functions/http/get-refund';
 import { handler as getPapayContract } from '../../../functions/http/get-papay-contract';
 import { handler as terminatePapayContract } from '../../../functions/http/terminate-papay-contract';
 import { handler as createDeduction } from '../../../functions/http/create-deduction';
+import { handler as sendPreDeductionNotice } from '../../../functions/http/send-pre-deduction-notice';
 import { handler as getDeduction } from '../../../functions/http/get-deduction';
 
 type Handler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -35,6 +36,7 @@ const ROUTES: Record<keyof typeof ROUTE_SCOPES, Handler> = {
   'GET /refunds/{out_refund_no}': getRefund as Handler,
   'GET /papay-contracts/{contract_id}': getPapayContract as Handler,
   'POST /papay-contracts/{contract_id}/terminate': terminatePapayContract as Handler,
+  'POST /papay-contracts/{contract_id}/pre-deduction-notice': sendPreDeductionNotice as Handler,
   'POST /deductions': createDeduction as Handler,
   'GET /deductions/{out_trade_no}': getDeduction as Handler,
 };
