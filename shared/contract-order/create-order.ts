@@ -10,7 +10,8 @@ import { claimedCall, type CallResult } from '../store/claimed-call';
 import type { Item } from '../store/items';
 import { keys, type RecordKey } from '../store/keys';
 import type { WechatPayV2Client } from '../wechatpay';
-import { classifyAnswer, classifyError, refusalError, type CallOutcome } from './outcome';
+import { classifyAnswer, classifyError, isCodeDuplication, refusalError, type CallOutcome } from './outcome';
+import { recoverContractByCode } from '../papay/contracts';
 import { payParams } from './pay-params';
 import {
   answerIsUsable,
@@ -209,6 +210,8 @@ async function callWechat(a: Attempt, existing: ContractOrderRecord | undefined)
       const orderUsed = outcome.consumes.order || earlierUnknown;
       if (codeUsed) await completeCode(a, codeKey, reservation.token, 'REJECTED', { refusal: outcome.refusal });
       else await rt.claims.release(codeKey, reservation.token);
+      // "Already signed": find out what WeChat holds under the code before anyone decides anything (#20).
+      if (isCodeDuplication(outcome.refusal)) await recoverContractByCode(rt, a.merchant, String(input.plan_id), input.contract_code);
       // The order record keeps the refusal only if the out_trade_no is used up; otherwise the key is given back so
       // a corrected request (e.g. with a new contract_code) may use the same out_trade_no.
       if (!orderUsed) throw refusalError(outcome.refusal);

@@ -66,7 +66,7 @@ export function isDuplicateOrder(refusal: WechatRefusal): boolean {
   return refusal.err_code === 'INVALID_REQUEST' && (/^\s*201\b/.test(des) || des.includes('订单号重复'));
 }
 
-function isCodeDuplication(refusal: WechatRefusal): boolean {
+export function isCodeDuplication(refusal: WechatRefusal): boolean {
   return refusal.err_code === CONTRACT_CODE_DUPLICATION || refusal.contract_err_code === CONTRACT_CODE_DUPLICATION;
 }
 

@@ -209,3 +209,40 @@ export async function terminatePapayContract(rt: Runtime, contractIdParam: strin
   logger.info('papay contract terminated', { contract_id: contractId });
   return toContractView((await contractById(rt, contractId))!);
 }
+
+/**
+ * After `CONTRACT_CODE DUPLICATION` ("already signed"): ask WeChat what that code is before anything else is decided
+ * (papay checklist #20). A contract signed under our merchant and plan is recorded on our code record (forward
+ * only) and indexed by its contract_id, so it can be charged; anything else changes nothing. Best effort: a query
+ * that fails leaves the refusal as it is.
+ */
+export async function recoverContractByCode(rt: Runtime, merchant: MerchantContext, planId: string, contractCode: string): Promise<string | undefined> {
+  try {
+    const data = (
+      await client(merchant).post(
+        QUERY_CONTRACT_PATH,
+        { appid: merchant.appid, plan_id: planId, contract_code: contractCode, version: '1.0' },
+        { budgetMs: wechatBudgetMs('confirm'), nonce: false },
+      )
+    ).data;
+    const contractId = data['contract_id'];
+    if (data['result_code'] !== 'SUCCESS' || !contractId || data['contract_code'] !== contractCode || data['mch_id'] !== merchant.mchid) return undefined;
+    const queried: QueriedContract = {
+      contract_code: contractCode,
+      plan_id: data['plan_id'] ?? planId,
+      state: data['contract_state'] === '0' ? 'SIGNED' : 'TERMINATED',
+      openid: data['openid'] || undefined,
+      signed_at: data['contract_signed_time'] || undefined,
+      terminated_at: data['contract_terminated_time'] || undefined,
+      termination_mode: data['contract_termination_mode'] || undefined,
+      expired_time: data['contract_expired_time'] || undefined,
+    };
+    await applyQueried(rt, merchant, contractId, queried);
+    await indexContract(rt, contractId, contractCode);
+    logger.info('contract found after CONTRACT_CODE DUPLICATION', { contract_code: contractCode, contract_id: contractId, state: queried.state });
+    return contractId;
+  } catch (error) {
+    logger.warn('contract query after duplication failed', { contract_code: contractCode, error: error instanceof Error ? error.name : 'unknown' });
+    return undefined;
+  }
+}

@@ -143,6 +143,37 @@ describe('papay contracts', () => {
   });
 });
 
+describe('already signed', () => {
+  it('checklist papay #20: CONTRACT_CODE DUPLICATION → the contract is queried first; a contract signed under our plan is recorded and can be charged', async () => {
+    const id = await signedContract();
+    const code = sandbox.state.listContracts().papay.find((c) => c.contract_id === id)!.contract_code;
+    // Our store forgot the contract (another system, a restore…); WeChat still has it signed.
+    const { DeleteItemCommand } = await import('@aws-sdk/client-dynamodb');
+    const { marshall } = await import('@aws-sdk/util-dynamodb');
+    const { keys: k } = await import('../../../shared/store/keys');
+    for (const key of [k.contractCode(code), k.papayContractId(id)]) {
+      await flow.rt.dynamo.send(new DeleteItemCommand({ TableName: localStack().tableName, Key: marshall(key) }));
+    }
+    serial += 1n;
+    const again = await call(createContractOrder, {
+      out_trade_no: uniq('PAPS'),
+      body: '会员月卡',
+      total_fee: 1,
+      spbill_create_ip: '123.12.12.123',
+      trade_type: 'APP',
+      plan_id: planId,
+      contract_code: code,
+      request_serial: serial.toString(),
+      contract_display_account: '代扣用户',
+    });
+    expect(again.statusCode).toBe(409);
+    expect(parse(again).code).toBe('CONTRACT_CODE DUPLICATION');
+    expect(flow.calls).toContain('POST /papay/querycontract');
+    expect(parse(await contract(id))).toMatchObject({ contract_id: id, state: 'SIGNED', contract_code: code });
+    expect((await deduct(deductionBody(id))).statusCode).toBe(201);
+  });
+});
+
 describe('paid, not signed', () => {
   it('checklist papay #21: contract_result_code FAIL → the order is payable and answered with contract_refused; paying signs nothing and nothing can be charged', async () => {
     await sandbox.faults.set({ contractRefused: 1 });
