@@ -15,6 +15,7 @@ export const ROUTE_SCOPES = {
   'POST /refunds': 'refunds:write',
   'GET /refunds/{out_refund_no}': 'refunds:read',
   'GET /papay-contracts/{contract_id}': 'contracts:read',
+  'GET /papay-contracts/by-code/{contract_code}': 'contracts:read',
   'POST /papay-contracts/{contract_id}/terminate': 'contracts:write',
   'POST /papay-contracts/{contract_id}/pre-deduction-notice': 'deductions:write',
   'POST /deductions': 'deductions:write',

@@ -186,6 +186,9 @@ export function contractOrderContractApplier(rt: Runtime): V2NotificationApplier
           contract_expired_time: n.contract_expired_time || undefined,
         };
     const to = signed ? 'SIGNED' : 'TERMINATED';
+    // The contract_id index first: once the state says SIGNED, a deduction must find the contract by its id. An
+    // index entry for a code that is not ours is harmless: lookups check the code record names the same contract.
+    if (n.contract_id) await indexContractId(rt, n.contract_id, n.contract_code);
     let outcome = await applyTransition<ContractCodeRecord>(rt.dynamo, rt.config.tableName, {
       key,
       to,
@@ -210,8 +213,6 @@ export function contractOrderContractApplier(rt: Runtime): V2NotificationApplier
     }
     if (outcome.kind === 'unknown' || outcome.kind === 'mismatch') {
       await flag(rt, n, eventId, outcome.kind === 'unknown' ? 'no such contract code' : `differs in ${outcome.fields.join(', ')}`);
-    } else if (n.contract_id) {
-      await indexContractId(rt, n.contract_id, n.contract_code);
     }
     return outcome.kind;
   };

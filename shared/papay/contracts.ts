@@ -15,6 +15,7 @@ import { keys } from '../store/keys';
 import { applyTransition } from '../store/transitions';
 import { MalformedResponseError, WechatPayV2ReturnError, type WechatPayV2Client } from '../wechatpay';
 import { CONTRACT_ID, terminateContractSchema } from './schema';
+import { CONTRACT_CODE } from '../contract-order/schema';
 
 export const QUERY_CONTRACT_PATH = '/papay/querycontract';
 export const DELETE_CONTRACT_PATH = '/papay/deletecontract';
@@ -245,4 +246,24 @@ export async function recoverContractByCode(rt: Runtime, merchant: MerchantConte
     logger.warn('contract query after duplication failed', { contract_code: contractCode, error: error instanceof Error ? error.name : 'unknown' });
     return undefined;
   }
+}
+
+/**
+ * `GET /papay-contracts/by-code/{contract_code}`: the same contract by our own code (the pay-and-sign request's),
+ * including one not signed yet (`PENDING`) or refused; a signed one WeChat has not told us about is asked for with
+ * `/papay/querycontract` by plan and code.
+ */
+export async function getPapayContractByCode(rt: Runtime, contractCode: string | undefined): Promise<PapayContractView> {
+  if (!contractCode || !CONTRACT_CODE.test(contractCode)) {
+    throw new RequestValidationError([{ field: 'contract_code', message: 'must be 1-64 digits or letters' }]);
+  }
+  let record = await rt.claims.get<ContractCodeRecord>(keys.contractCode(contractCode));
+  if (!record || record.kind !== 'CONTRACT_CODE' || record.state === 'RESERVED') throw notFound(`papay contract ${contractCode}`);
+  if (record.state === 'PENDING' || record.state === 'UNCERTAIN' || record.state === 'REJECTED') {
+    const merchant = await rt.merchants.get('direct');
+    if (await recoverContractByCode(rt, merchant, record.plan_id, contractCode)) {
+      record = (await rt.claims.get<ContractCodeRecord>(keys.contractCode(contractCode))) ?? record;
+    }
+  }
+  return toContractView(record);
 }

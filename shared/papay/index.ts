@@ -1,3 +1,3 @@
-export { getPapayContract, terminatePapayContract } from './contracts';
+export { getPapayContract, getPapayContractByCode, terminatePapayContract } from './contracts';
 export { createDeduction, deductionApplier, getDeduction } from './deductions';
 export { sendPreDeductionNotice } from './pre-notice';

@@ -24,7 +24,7 @@ const FUNCTIONS = [
   'createRepaymentContract', 'presignRepaymentContractFromQueue', 'getRepaymentContract', 'notifyRepaymentContract', 'notifyRepayment',
   'createContractOrder', 'getContractOrder', 'notifyContractOrderPayment', 'notifyContractOrderContract',
   'closeH5Order', 'closeContractOrder', 'createRefund', 'getRefund', 'notifyRefund', 'notifyContractOrderRefund',
-  'getPapayContract', 'terminatePapayContract', 'sendPreDeductionNotice', 'createDeduction', 'getDeduction', 'notifyDeduction',
+  'getPapayContract', 'getPapayContractByCode', 'terminatePapayContract', 'sendPreDeductionNotice', 'createDeduction', 'getDeduction', 'notifyDeduction',
 ];
 const MERCHANT_ROUTES = [
   'POST /h5-orders', 'GET /h5-orders/{out_trade_no}',
@@ -32,7 +32,7 @@ const MERCHANT_ROUTES = [
   'POST /contract-orders', 'GET /contract-orders/{out_trade_no}',
   'POST /h5-orders/{out_trade_no}/close', 'POST /contract-orders/{out_trade_no}/close',
   'POST /refunds', 'GET /refunds/{out_refund_no}',
-  'GET /papay-contracts/{contract_id}', 'POST /papay-contracts/{contract_id}/terminate', 'POST /papay-contracts/{contract_id}/pre-deduction-notice',
+  'GET /papay-contracts/{contract_id}', 'GET /papay-contracts/by-code/{contract_code}', 'POST /papay-contracts/{contract_id}/terminate', 'POST /papay-contracts/{contract_id}/pre-deduction-notice',
   'POST /deductions', 'GET /deductions/{out_trade_no}',
 ];
 const NOTIFY_ROUTES = [

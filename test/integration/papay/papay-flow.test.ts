@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { handler as createContractOrder } from '../../../functions/http/create-contract-order';
 import { handler as getContractOrder } from '../../../functions/http/get-contract-order';
 import { handler as getPapayContract } from '../../../functions/http/get-papay-contract';
+import { handler as getByCode } from '../../../functions/http/get-papay-contract-by-code';
 import { handler as terminateHandler } from '../../../functions/http/terminate-papay-contract';
 import { handler as createDeductionHandler } from '../../../functions/http/create-deduction';
 import { handler as getDeductionHandler } from '../../../functions/http/get-deduction';
@@ -123,6 +124,8 @@ describe('papay contracts', () => {
     expect(view).toMatchObject({ contract_id: id, state: 'SIGNED', plan_id: planId, openid: expect.any(String) });
     const sandboxContract = sandbox.state.listContracts().papay.find((c) => c.contract_id === id)!;
     expect(view.openid).toBe(sandboxContract.openid);
+    const byCode = parse(await call(getByCode, '', { pathParameters: { contract_code: view.contract_code } }));
+    expect(byCode).toEqual(view);
     expect((await contract('W0000000000000000000000000000001')).statusCode).toBe(404);
     expect((await contract('bad id!')).statusCode).toBe(400);
   });

@@ -14,8 +14,8 @@ describe('route scope table', () => {
     expect(authorizeRoute(route, [scope])).toEqual({ allowed: true, required: scope });
   });
 
-  it('has exactly the fifteen protected routes', () => {
-    expect(Object.keys(ROUTE_SCOPES)).toHaveLength(15);
+  it('has exactly the sixteen protected routes', () => {
+    expect(Object.keys(ROUTE_SCOPES)).toHaveLength(16);
   });
 
   it.each([

@@ -15,6 +15,7 @@ import { handler as closeContractOrder } from '../../../functions/http/close-con
 import { handler as createRefund } from '../../../functions/http/create-refund';
 import { handler as getRefund } from '../../../functions/http/get-refund';
 import { handler as getPapayContract } from '../../../functions/http/get-papay-contract';
+import { handler as getPapayContractByCode } from '../../../functions/http/get-papay-contract-by-code';
 import { handler as terminatePapayContract } from '../../../functions/http/terminate-papay-contract';
 import { handler as createDeduction } from '../../../functions/http/create-deduction';
 import { handler as sendPreDeductionNotice } from '../../../functions/http/send-pre-deduction-notice';
@@ -35,6 +36,7 @@ const ROUTES: Record<keyof typeof ROUTE_SCOPES, Handler> = {
   'POST /refunds': createRefund as Handler,
   'GET /refunds/{out_refund_no}': getRefund as Handler,
   'GET /papay-contracts/{contract_id}': getPapayContract as Handler,
+  'GET /papay-contracts/by-code/{contract_code}': getPapayContractByCode as Handler,
   'POST /papay-contracts/{contract_id}/terminate': terminatePapayContract as Handler,
   'POST /papay-contracts/{contract_id}/pre-deduction-notice': sendPreDeductionNotice as Handler,
   'POST /deductions': createDeduction as Handler,
@@ -46,7 +48,7 @@ function event(lambda: AuthorizerContext | undefined, headers: Record<string, st
     headers: { 'content-type': 'application/json', ...headers },
     body: '{}',
     isBase64Encoded: false,
-    pathParameters: { out_trade_no: 'T0000001', out_contract_code: 'C0000001', out_refund_no: 'R0000001', contract_id: 'W0000001' },
+    pathParameters: { out_trade_no: 'T0000001', out_contract_code: 'C0000001', out_refund_no: 'R0000001', contract_id: 'W0000001', contract_code: 'K0000001' },
     requestContext: lambda === undefined ? {} : { authorizer: { lambda } },
   } as unknown as APIGatewayProxyEventV2;
 }
