@@ -195,6 +195,11 @@ const parsedKeys = new Map<string, KeyObject>();
  * made between timed phases quickly (buildNotification re-parses the PEM on every call).
  */
 export function paymentNotification(stack: BenchStack, outTradeNo: string): BuiltNotification {
+  return signedV3Notification(stack, 'TRANSACTION.SUCCESS', 'test', 'transaction', 'transaction', paidTransaction(stack.direct, outTradeNo));
+}
+
+/** A v3 notification envelope, encrypted and signed as WeChat would (the key parsed once per PEM). */
+function signedV3Notification(stack: BenchStack, eventType: string, summary: string, originalType: string, associatedData: string, resource: unknown): BuiltNotification {
   const keys = stack.notificationKeys;
   let key = parsedKeys.get(keys.privateKeyPem);
   if (key === undefined) {
@@ -205,9 +210,9 @@ export function paymentNotification(stack: BenchStack, outTradeNo: string): Buil
     id: `EV-${randomBytes(8).toString('hex')}`,
     create_time: new Date().toISOString().replace(/\.\d+Z$/, '+00:00'),
     resource_type: 'encrypt-resource',
-    event_type: 'TRANSACTION.SUCCESS',
-    summary: 'test',
-    resource: { original_type: 'transaction', ...encryptResource(JSON.stringify(paidTransaction(stack.direct, outTradeNo)), keys.apiV3Key, 'transaction') },
+    event_type: eventType,
+    summary,
+    resource: { original_type: originalType, ...encryptResource(JSON.stringify(resource), keys.apiV3Key, associatedData) },
   });
   const timestamp = Math.floor(Date.now() / 1000);
   const nonce = randomBytes(16).toString('hex').toUpperCase();
@@ -311,7 +316,6 @@ export async function paidH5Order(
 export function refundNotification(stack: BenchStack, outRefundNo: string): BuiltNotification {
   const r = stack.sandbox.state.listRefunds().find((x) => x.out_refund_no === outRefundNo);
   if (!r) throw new Error(`the sandbox has no refund ${outRefundNo}`);
-  const keys = stack.notificationKeys;
   const resource = {
     mchid: r.mchid,
     out_trade_no: r.out_trade_no,
@@ -319,29 +323,9 @@ export function refundNotification(stack: BenchStack, outRefundNo: string): Buil
     out_refund_no: r.out_refund_no,
     refund_id: r.refund_id,
     refund_status: 'SUCCESS',
-    success_time: new Date().toISOString().replace(/\.\d+Z$/, '+08:00'),
+    success_time: new Date().toISOString().replace(/\.\d+Z$/, '+00:00'),
     user_received_account: '支付用户零钱',
     amount: { total: r.total, refund: r.refund, payer_total: r.total, payer_refund: r.refund },
   };
-  const body = JSON.stringify({
-    id: `EV-${randomBytes(8).toString('hex')}`,
-    create_time: new Date().toISOString().replace(/\.\d+Z$/, '+00:00'),
-    resource_type: 'encrypt-resource',
-    event_type: 'REFUND.SUCCESS',
-    summary: '退款成功',
-    resource: { original_type: 'refund', ...encryptResource(JSON.stringify(resource), keys.apiV3Key, '') },
-  });
-  const timestamp = Math.floor(Date.now() / 1000);
-  const nonce = randomBytes(16).toString('hex').toUpperCase();
-  return {
-    body,
-    headers: {
-      'wechatpay-timestamp': String(timestamp),
-      'wechatpay-nonce': nonce,
-      'wechatpay-signature': sign('sha256', Buffer.from(`${timestamp}\n${nonce}\n${body}\n`), createPrivateKey(keys.privateKeyPem)).toString('base64'),
-      'wechatpay-serial': keys.serial,
-      'wechatpay-signature-type': 'WECHATPAY2-SHA256-RSA2048',
-      'content-type': 'application/json',
-    },
-  };
+  return signedV3Notification(stack, 'REFUND.SUCCESS', '退款成功', 'refund', '', resource);
 }

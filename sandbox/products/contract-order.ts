@@ -136,6 +136,30 @@ export function readV2Request(ctx: SandboxContext, raw: Buffer, event: string): 
   return { fields, merchant: { ...merchant, apiV2Key: merchant.apiV2Key }, signType };
 }
 
+/**
+ * What every APIv2 endpoint shares: read and verify the request, the SYSTEMERROR fault, then the business, whose
+ * refusals (V2BusinessError) become signed `result_code FAIL` answers.
+ */
+export function v2Endpoint(
+  ctx: SandboxContext,
+  raw: Buffer,
+  event: string,
+  forceSystemError: boolean,
+  run: (request: V2Request) => V2Answer,
+): V2Answer {
+  const request = readV2Request(ctx, raw, event);
+  if (!('fields' in request)) return request;
+  const { fields, merchant, signType } = request;
+  const appid = fields['appid'] ?? '';
+  if (forceSystemError) return businessFail(merchant, appid, signType, new V2BusinessError('SYSTEMERROR', '系统超时'));
+  try {
+    return run(request);
+  } catch (err) {
+    if (err instanceof V2BusinessError) return businessFail(merchant, appid, signType, err);
+    throw err;
+  }
+}
+
 /** Handles the raw XML body of `POST /pay/contractorder`. */
 export function handleContractOrder(ctx: SandboxContext, raw: Buffer, baseUrl: string, forceSystemError: boolean): V2Answer {
   const request = readV2Request(ctx, raw, 'contractorder');

@@ -18,7 +18,7 @@ import type { OutgoingNotification } from '../notifier';
 import { keyOf, type PapContract, type PapOrder } from '../state';
 import { V2BusinessError } from '../validate/contract-order';
 import { canonicalJson } from '../validate/json';
-import { businessFail, readV2Request, signed, terminatePapContract, type V2Answer } from './contract-order';
+import { businessFail, readV2Request, signed, v2Endpoint, terminatePapContract, type V2Answer } from './contract-order';
 
 export const DEDUCTION_SETTLE_SECONDS = 60;
 /** Deduction result notification re-sends (seconds after each failed attempt). */
@@ -48,12 +48,8 @@ function requireVersion(fields: Record<string, string>): void {
 
 /** `/papay/querycontract`: by contract_id, or plan_id + contract_code. `contract_state` 0 signed, 1 not signed/ended. */
 export function handleQueryContract(ctx: SandboxContext, raw: Buffer, forceSystemError: boolean): V2Answer {
-  const request = readV2Request(ctx, raw, 'querycontract');
-  if (!('fields' in request)) return request;
-  const { fields, merchant, signType } = request;
-  const appid = fields['appid'] ?? '';
-  if (forceSystemError) return businessFail(merchant, appid, signType, new V2BusinessError('SYSTEMERROR', '系统超时'));
-  try {
+  return v2Endpoint(ctx, raw, 'querycontract', forceSystemError, ({ fields, merchant, signType }) => {
+    const appid = fields['appid'] ?? '';
     requireVersion(fields);
     const c = findContract(ctx, merchant.mchid, fields);
     if (!c || c.appid !== appid || c.state === 'PENDING') throw new V2BusinessError('CONTRACT_NOT_EXIST', '签约协议不存在');
@@ -78,20 +74,13 @@ export function handleQueryContract(ctx: SandboxContext, raw: Buffer, forceSyste
       out['contract_termination_mode'] = String(c.termination_mode ?? 2);
     }
     return signed(out, merchant, signType);
-  } catch (err) {
-    if (err instanceof V2BusinessError) return businessFail(merchant, appid, signType, err);
-    throw err;
-  }
+  });
 }
 
 /** `/papay/deletecontract`: the merchant ends the contract (mode 3); the DELETE notification follows. */
 export function handleDeleteContract(ctx: SandboxContext, raw: Buffer, forceSystemError: boolean): V2Answer {
-  const request = readV2Request(ctx, raw, 'deletecontract');
-  if (!('fields' in request)) return request;
-  const { fields, merchant, signType } = request;
-  const appid = fields['appid'] ?? '';
-  if (forceSystemError) return businessFail(merchant, appid, signType, new V2BusinessError('SYSTEMERROR', '系统超时'));
-  try {
+  return v2Endpoint(ctx, raw, 'deletecontract', forceSystemError, ({ fields, merchant, signType }) => {
+    const appid = fields['appid'] ?? '';
     requireVersion(fields);
     const remark = fields['contract_termination_remark'] ?? '';
     if (remark === '' || Buffer.byteLength(remark, 'utf8') > 256) throw new V2BusinessError('PARAM_ERROR', 'contract_termination_remark必填且不超过256字节');
@@ -104,20 +93,13 @@ export function handleDeleteContract(ctx: SandboxContext, raw: Buffer, forceSyst
       merchant,
       signType,
     );
-  } catch (err) {
-    if (err instanceof V2BusinessError) return businessFail(merchant, appid, signType, err);
-    throw err;
-  }
+  });
 }
 
 /** `/pay/pappayapply`: `result_code SUCCESS` means accepted, not charged; the result comes later. */
 export function handlePapPayApply(ctx: SandboxContext, raw: Buffer, forceSystemError: boolean): V2Answer {
-  const request = readV2Request(ctx, raw, 'pappayapply');
-  if (!('fields' in request)) return request;
-  const { fields, merchant, signType } = request;
-  const appid = fields['appid'] ?? '';
-  if (forceSystemError) return businessFail(merchant, appid, signType, new V2BusinessError('SYSTEMERROR', '系统超时'));
-  try {
+  return v2Endpoint(ctx, raw, 'pappayapply', forceSystemError, ({ fields, merchant, signType }) => {
+    const appid = fields['appid'] ?? '';
     if (!merchant.appids.includes(appid)) throw new V2BusinessError('APPID_MCHID_NOT_MATCH', 'appid和mch_id不匹配');
     if ((fields['nonce_str'] ?? '') === '') throw new V2BusinessError('PARAM_ERROR', '缺少参数nonce_str');
     if (fields['trade_type'] !== 'PAP') throw new V2BusinessError('PARAM_ERROR', 'trade_type必须为PAP');
@@ -166,10 +148,7 @@ export function handlePapPayApply(ctx: SandboxContext, raw: Buffer, forceSystemE
     ctx.state.timers.add(timer);
     ctx.log('pappayapply.accepted', { mch_id: merchant.mchid, out_trade_no: outTradeNo, total_fee: totalFee });
     return signed({ return_code: 'SUCCESS', return_msg: 'OK', result_code: 'SUCCESS', appid, mch_id: merchant.mchid }, merchant, signType);
-  } catch (err) {
-    if (err instanceof V2BusinessError) return businessFail(merchant, appid, signType, err);
-    throw err;
-  }
+  });
 }
 
 /** Settles every accepted deduction due by `atMs` (business time) into the `deductionOutcome` fault. */

@@ -21,7 +21,7 @@ import { keyOf, type ContractOrder, type Order, type PapOrder, type SandboxRefun
 import { V2BusinessError } from '../validate/contract-order';
 import { canonicalJson, type JsonObject } from '../validate/json';
 import { buildV2Xml, isV2SuccessAck } from '../xml';
-import { businessFail, readV2Request, signed, type V2Answer } from './contract-order';
+import { businessFail, readV2Request, signed, v2Endpoint, type V2Answer } from './contract-order';
 import { refreshOrder } from './h5';
 import { closePapOrder } from './papay';
 
@@ -377,12 +377,8 @@ function v2RefundNotification(ctx: SandboxContext, r: SandboxRefund): OutgoingNo
 
 /** `/pay/closeorder`: not within 5 minutes of the order; ORDERPAID; ORDERCLOSED; re-entrant otherwise. */
 export function handleCloseOrder(ctx: SandboxContext, raw: Buffer, forceSystemError: boolean): V2Answer {
-  const request = readV2Request(ctx, raw, 'closeorder');
-  if (!('fields' in request)) return request;
-  const { fields, merchant, signType } = request;
-  const appid = fields['appid'] ?? '';
-  if (forceSystemError) return businessFail(merchant, appid, signType, new V2BusinessError('SYSTEMERROR', '系统超时'));
-  try {
+  return v2Endpoint(ctx, raw, 'closeorder', forceSystemError, ({ fields, merchant, signType }) => {
+    const appid = fields['appid'] ?? '';
     const deduction = closePapOrder(ctx, merchant.mchid, fields['out_trade_no'] ?? '');
     if (deduction === 'paid') throw new V2BusinessError('ORDERPAID', '订单已支付，不能发起关单');
     if (deduction === 'already') throw new V2BusinessError('ORDERCLOSED', '订单已关闭');
@@ -399,10 +395,7 @@ export function handleCloseOrder(ctx: SandboxContext, raw: Buffer, forceSystemEr
     order.trade_state = 'CLOSED';
     ctx.log('closeorder.closed', { mchid: merchant.mchid, out_trade_no: order.out_trade_no });
     return signed({ return_code: 'SUCCESS', return_msg: 'OK', result_code: 'SUCCESS', appid, mch_id: merchant.mchid }, merchant, signType);
-  } catch (err) {
-    if (err instanceof V2BusinessError) return businessFail(merchant, appid, signType, err);
-    throw err;
-  }
+  });
 }
 
 // --- /sandbox/act -----------------------------------------------------------------------------------------

@@ -96,6 +96,11 @@ async function queryContract(merchant: MerchantContext, contractId: string, purp
     throw new ServiceError(502, data['err_code'] ?? 'WECHATPAY_REJECTED', data['err_code_des'] ?? 'querycontract refused');
   }
   if (data['contract_id'] !== contractId || data['mch_id'] !== merchant.mchid) throw new MalformedResponseError('querycontract answered for another contract', 200);
+  return readQueried(data);
+}
+
+/** A `/papay/querycontract` answer (`result_code SUCCESS`) in our words. */
+function readQueried(data: Record<string, string>): QueriedContract {
   return {
     contract_code: data['contract_code'] ?? '',
     plan_id: data['plan_id'] ?? '',
@@ -228,16 +233,7 @@ export async function recoverContractByCode(rt: Runtime, merchant: MerchantConte
     ).data;
     const contractId = data['contract_id'];
     if (data['result_code'] !== 'SUCCESS' || !contractId || data['contract_code'] !== contractCode || data['mch_id'] !== merchant.mchid) return undefined;
-    const queried: QueriedContract = {
-      contract_code: contractCode,
-      plan_id: data['plan_id'] ?? planId,
-      state: data['contract_state'] === '0' ? 'SIGNED' : 'TERMINATED',
-      openid: data['openid'] || undefined,
-      signed_at: data['contract_signed_time'] || undefined,
-      terminated_at: data['contract_terminated_time'] || undefined,
-      termination_mode: data['contract_termination_mode'] || undefined,
-      expired_time: data['contract_expired_time'] || undefined,
-    };
+    const queried = readQueried({ plan_id: planId, ...data });
     await applyQueried(rt, merchant, contractId, queried);
     await indexContract(rt, contractId, contractCode);
     logger.info('contract found after CONTRACT_CODE DUPLICATION', { contract_code: contractCode, contract_id: contractId, state: queried.state });

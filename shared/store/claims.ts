@@ -103,17 +103,7 @@ export class ClaimStore {
   ): Promise<ClaimOutcome<T>> {
     const fingerprint = typeof requestFingerprint === 'string' ? exactFingerprint(requestFingerprint) : requestFingerprint;
     const now = this.now();
-    const token = randomUUID();
-    const item: ClaimedRecord = {
-      ...attributes,
-      ...key,
-      fingerprint: fingerprint.value,
-      claim_status: 'PENDING',
-      lease_token: token,
-      lease_until: now + leaseMs,
-      created_at: now,
-      updated_at: now,
-    };
+    const { token, item } = pendingClaim(key, fingerprint, leaseMs, attributes, now);
     try {
       await this.client.send(
         new PutItemCommand({
@@ -161,17 +151,7 @@ export class ClaimStore {
   ): Promise<string | undefined> {
     const fingerprint = typeof requestFingerprint === 'string' ? exactFingerprint(requestFingerprint) : requestFingerprint;
     const now = this.now();
-    const token = randomUUID();
-    const item: ClaimedRecord = {
-      ...attributes,
-      ...key,
-      fingerprint: fingerprint.value,
-      claim_status: 'PENDING',
-      lease_token: token,
-      lease_until: now + leaseMs,
-      created_at: now,
-      updated_at: now,
-    };
+    const { token, item } = pendingClaim(key, fingerprint, leaseMs, attributes, now);
     try {
       await this.client.send(
         new PutItemCommand({
@@ -357,6 +337,24 @@ export class ClaimStore {
     if (isLeased(record, now) || record.claim_status === 'PENDING') return { kind: 'in_progress', record };
     return { kind: 'done', record };
   }
+}
+
+/** A fresh PENDING claim of `key` for the request `fingerprint`, with its lease token. */
+function pendingClaim(key: RecordKey, fingerprint: Fingerprint, leaseMs: number, attributes: Item, now: number): { token: string; item: ClaimedRecord } {
+  const token = randomUUID();
+  return {
+    token,
+    item: {
+      ...attributes,
+      ...key,
+      fingerprint: fingerprint.value,
+      claim_status: 'PENDING',
+      lease_token: token,
+      lease_until: now + leaseMs,
+      created_at: now,
+      updated_at: now,
+    },
+  };
 }
 
 export function isLeased(record: ClaimedRecord, now: number): boolean {

@@ -16,6 +16,7 @@ import { handler as preNoticeHandler } from '../../../functions/http/send-pre-de
 import { handler as notifyV2Refund } from '../../../functions/notify/contract-order-refund';
 import type { RunningSandbox } from '../../../sandbox/index';
 import { localStack } from '../../support/env';
+import { eventually } from '../../support/eventually';
 import { httpEvent, lambdaContext, startFlowStack, type FlowStack } from '../../support/flow';
 import { v2Xml } from '../../support/notifications';
 
@@ -43,15 +44,6 @@ const deduction = async (no: string) => parse(await call(getDeductionHandler, ''
 const contract = async (id: string) => call(getPapayContract, '', { pathParameters: { contract_id: id } });
 const pappayCalls = () => flow.calls.filter((c) => c === 'POST /pay/pappayapply').length;
 const sandboxDeductions = (no: string) => sandbox.state.listPapOrders().filter((o) => o.out_trade_no === no);
-
-async function eventually<T>(probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value) || Date.now() > until) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** A pay-and-sign order paid at the sandbox: its contract is SIGNED with us. Returns the contract_id. */
 async function signedContract(): Promise<string> {

@@ -9,6 +9,7 @@ import type { Runtime } from '../../../shared/runtime/container';
 import { toAttributes } from '../../../shared/store/items';
 import { keys } from '../../../shared/store/keys';
 import { startFlowStack, type FlowStack } from '../../support/flow';
+import { refundDraft } from '../../support/refunds';
 
 /**
  * The ledger invariant against DynamoDB Local, without WeChat: Σ (refunds not CLOSED / refused) ≤ paid, under
@@ -54,27 +55,7 @@ async function paidH5Order(total: number): Promise<PaidOrder> {
   return findPaidOrder(rt, outTradeNo);
 }
 
-function draft(order: PaidOrder, amount: number) {
-  const outRefundNo = uniq('RF');
-  return {
-    ...keys.refund(outRefundNo),
-    kind: 'REFUND',
-    fingerprint: 'f',
-    out_refund_no: outRefundNo,
-    out_trade_no: order.out_trade_no,
-    product: order.product,
-    protocol: 'v3',
-    order_pk: order.key.pk,
-    order_sk: order.key.sk,
-    mchid: order.mchid,
-    appid: order.appid,
-    transaction_id: order.transaction_id,
-    amount_total: order.total,
-    amount_refund: amount,
-    currency: 'CNY',
-    state: 'CREATING',
-  };
-}
+const draft = (order: PaidOrder, amount: number) => refundDraft(order, amount);
 
 const reservedOn = async (order: PaidOrder) => Number((await rt.claims.get(order.key))?.['refund_reserved'] ?? 0);
 

@@ -14,6 +14,7 @@ import { toAttributes } from '../../../shared/store/items';
 import { keys } from '../../../shared/store/keys';
 import { localStack } from '../../support/env';
 import { httpEvent, startFlowStack, type FlowStack } from '../../support/flow';
+import { refundDraft } from '../../support/refunds';
 import { buildNotification, strangerKey, v2XmlRaw, type NotificationKeys } from '../../support/notifications';
 
 type Result = APIGatewayProxyStructuredResultV2;
@@ -58,29 +59,7 @@ async function paidOrder(product: 'H5' | 'CONTRACT_ORDER', total: number): Promi
 /** A refund WeChat accepted (PROCESSING), with its amount reserved on the order. */
 async function processingRefund(order: PaidOrder, amount: number): Promise<RefundRecord> {
   const outRefundNo = uniq('RF');
-  const reserved = await reserveRefund(
-    rt(),
-    order,
-    {
-      ...keys.refund(outRefundNo),
-      kind: 'REFUND',
-      fingerprint: 'f',
-      out_refund_no: outRefundNo,
-      out_trade_no: order.out_trade_no,
-      product: order.product,
-      protocol: order.product === 'H5' ? 'v3' : 'v2',
-      order_pk: order.key.pk,
-      order_sk: order.key.sk,
-      mchid: order.mchid,
-      appid: order.appid,
-      transaction_id: order.transaction_id,
-      amount_total: order.total,
-      amount_refund: amount,
-      currency: 'CNY',
-      state: 'CREATING',
-    },
-    30_000,
-  );
+  const reserved = await reserveRefund(rt(), order, refundDraft(order, amount, outRefundNo), 30_000);
   if (reserved.kind !== 'reserved') throw new Error('unreachable');
   await changeRefund(rt(), outRefundNo, { to: 'PROCESSING', from: ['CREATING'], set: { refund_id: uniq('5030') }, token: reserved.token }, amount, order.key);
   return (await rt().claims.get<RefundRecord>(keys.refund(outRefundNo)))!;

@@ -17,6 +17,7 @@ import { handler as notifyV2Refund } from '../../../functions/notify/contract-or
 import type { RunningSandbox } from '../../../sandbox/index';
 import { createCa, issueMerchantCertificate } from '../../../sandbox/tls';
 import { localStack } from '../../support/env';
+import { eventually } from '../../support/eventually';
 import { keys as localKeys } from '../../../shared/store/keys';
 import { changedSecrets, httpEvent, lambdaContext, startFlowStack, type FlowStack } from '../../support/flow';
 
@@ -39,15 +40,6 @@ const call = async (handler: unknown, body: unknown, extra: Json = {}, remaining
 const refund = (body: Json, remainingMs?: number) => call(createRefundHandler, body, {}, remainingMs);
 const getRefund = async (no: string) => parse(await call(getRefundHandler, '', { pathParameters: { out_refund_no: no } }));
 const sandboxRefunds = (outTradeNo: string) => sandbox.state.listRefunds().filter((r) => r.out_trade_no === outTradeNo);
-
-async function eventually<T>(probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value) || Date.now() > until) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 async function paidH5Order(total = 1_000): Promise<string> {
   const outTradeNo = uniq('RFH5');
