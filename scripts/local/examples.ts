@@ -73,6 +73,14 @@ export function exampleRequests({ apiUrl, sandboxUrl, token }: ExampleContext): 
         curl('POST', `${sandboxUrl}/sandbox/act`, undefined, { out_trade_no: contractOrderNo, action: 'pay' }),
       ].join('\n'),
     ],
+    [
+      'refund part of the paid H5 order (APIv3), then let the sandbox settle it (refund-success | refund-abnormal | refund-close)',
+      [
+        curl('POST', `${apiUrl}/refunds`, token, { out_trade_no: outTradeNo, out_refund_no: `RF${id}`, amount: { refund: 1 } }),
+        curl('POST', `${sandboxUrl}/sandbox/act`, undefined, { out_refund_no: `RF${id}`, action: 'refund-success' }),
+        curl('GET', `${apiUrl}/refunds/RF${id}`, token),
+      ].join('\n'),
+    ],
     ['what the sandbox delivered to our notify routes', `curl -sS '${sandboxUrl}/sandbox/notifications'`],
   ];
   return sections.map(([title, text]) => `# ${title}\n${text}`).join('\n\n');
