@@ -10,5 +10,13 @@ export default defineConfig({
     pool: 'forks',
     // Handlers log one JSON line per event; show those only for tests that fail.
     silent: 'passed-only',
+    env: {
+      // Powertools Logger and Metrics normally write through a Console of their own bound to process.stdout, which
+      // vitest cannot intercept, so `silent` would not hold their lines back. In dev mode they write through the
+      // global console instead (vitest's: buffered, shown only for a failing test; spies on console.* see them).
+      // Dev mode pretty-prints log entries and would turn metrics off: keep metrics on, tests read the EMF lines.
+      POWERTOOLS_DEV: 'true',
+      POWERTOOLS_METRICS_DISABLED: 'false',
+    },
   },
 });

@@ -21,13 +21,17 @@
  *   lower-cases them, hence the case-insensitive lookup; `identitySource` is checked as a fallback.
  * - The decision depends on the route, so authorizer result caching must stay disabled (resultTtlInSeconds: 0) or
  *   be keyed on the route as well; otherwise a verdict for a read route would be reused on a write route.
- * - The token is never logged. A refusal is logged as one JSON line (reason, the status the caller gets, route,
- *   request id, and the subject when the token itself was valid).
+ * - The token is never logged. A refusal is logged at warn through the shared Powertools logger
+ *   (shared/runtime/logger.ts), so it has the same shape as every other function's log lines: message
+ *   "authorizer denied", the reason, the status the caller gets, the route, API Gateway's request id, and the
+ *   subject when the token itself was valid.
  */
 import type {
   APIGatewayRequestAuthorizerEventV2,
   APIGatewaySimpleAuthorizerWithContextResult,
+  Context,
 } from 'aws-lambda';
+import { bindInvocation, logger } from '../runtime/logger';
 import { authorizeRoute, requiredScopeFor } from './scopes';
 import { TokenError } from './verifier';
 import type { TokenErrorReason, TokenVerifier } from './verifier';
@@ -50,8 +54,8 @@ export type DenyReason =
 export interface AuthorizerDeps {
   /** Returns the (cached) verifier; may throw when the configuration is unusable. */
   getVerifier: () => TokenVerifier;
-  /** Receives one JSON line per denial. Defaults to console.log. */
-  log?: (line: string) => void;
+  /** Receives each denial (message and fields). Defaults to the shared Powertools logger, at warn. */
+  log?: (message: string, fields: Record<string, unknown>) => void;
 }
 
 /** The subset of the 2.0 authorizer event this handler reads (offline may send `headers: null`). */
@@ -64,8 +68,10 @@ type Credentials = { kind: 'none' } | { kind: 'malformed' } | { kind: 'token'; t
 /** Only for a route missing from the scope table, which is denied outright (the context is then discarded). */
 const DENY_CONTEXT: AuthorizerContext = { ...refusedContext('config_error'), reason: 'unknown_route' };
 
-export function createAuthorizerHandler(deps: AuthorizerDeps): (event: AuthorizerEvent) => Promise<AuthorizerResult> {
-  const log = deps.log ?? ((line: string) => console.log(line));
+export function createAuthorizerHandler(
+  deps: AuthorizerDeps,
+): (event: AuthorizerEvent, context?: Context) => Promise<AuthorizerResult> {
+  const log = deps.log ?? ((message: string, fields: Record<string, unknown>) => logger.warn(message, fields));
 
   const deny = (
     event: AuthorizerEvent,
@@ -73,16 +79,14 @@ export function createAuthorizerHandler(deps: AuthorizerDeps): (event: Authorize
     status: 401 | 403 | 500 | 503,
     extra: Record<string, string | undefined> = {},
   ): void => {
-    const line: Record<string, unknown> = {
-      level: 'warn',
-      msg: 'authorizer denied',
+    const fields: Record<string, unknown> = {
       reason,
       status,
       route: typeof event.routeKey === 'string' ? event.routeKey.slice(0, 200) : null,
       requestId: event.requestContext?.requestId,
     };
-    for (const [k, v] of Object.entries(extra)) if (v !== undefined) line[k] = v;
-    log(JSON.stringify(line));
+    for (const [k, v] of Object.entries(extra)) if (v !== undefined) fields[k] = v;
+    log('authorizer denied', fields);
   };
 
   /** Logs the refusal (with the status the caller will get) and allows with the verdict for the handler. */
@@ -101,7 +105,9 @@ export function createAuthorizerHandler(deps: AuthorizerDeps): (event: Authorize
     return { isAuthorized: true, context };
   };
 
-  return async (event) => {
+  return async (event, context) => {
+    // The invocation's request id, function name and cold start on every line, as in the other functions.
+    bindInvocation(context);
     // Unknown routes are refused outright, before any other check: no handler may see them.
     const routeKey = event.routeKey;
     if (requiredScopeFor(routeKey) === undefined) {

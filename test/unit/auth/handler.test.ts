@@ -33,7 +33,7 @@ function event(routeKey: string, headers: Record<string, string> | null, identit
 function setup(overrides: { getVerifier?: () => TokenVerifier } = {}) {
   const lines: string[] = [];
   const getVerifier = vi.fn(overrides.getVerifier ?? (() => verifier));
-  const handler = createAuthorizerHandler({ getVerifier, log: (line) => lines.push(line) });
+  const handler = createAuthorizerHandler({ getVerifier, log: (message, fields) => lines.push(JSON.stringify({ message, ...fields })) });
   return { handler, lines, getVerifier };
 }
 
@@ -275,7 +275,9 @@ describe('exported handler (environment, module scope)', () => {
         },
       };
     });
-    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    // Powertools writes through the global console in dev mode (as vitest.config.ts sets for every test).
+    process.env.POWERTOOLS_DEV = 'true';
+    const log = vi.spyOn(console, 'warn').mockImplementation(() => {});
     const { handler } = await import('../../../functions/authorizer/handler');
     expect(created).not.toHaveBeenCalled(); // lazy: nothing at import
 
@@ -287,10 +289,14 @@ describe('exported handler (environment, module scope)', () => {
     expect(denied.context.verdict).toBe('INSUFFICIENT_SCOPE');
     expect(created).toHaveBeenCalledTimes(1);
 
-    // one JSON line for the denial, without the token
+    // one log entry for the denial, in the Powertools shape every other function logs, without the token
     expect(log).toHaveBeenCalledTimes(1);
     const line = String(log.mock.calls[0]?.[0]);
-    expect(JSON.parse(line)).toMatchObject({ reason: 'insufficient_scope', route: 'POST /contract-orders' });
+    const entry = JSON.parse(line) as Record<string, unknown>;
+    expect(entry).toMatchObject({ level: 'WARN', message: 'authorizer denied', reason: 'insufficient_scope', route: 'POST /contract-orders' });
+    expect(entry).toHaveProperty('service');
+    expect(entry).toHaveProperty('timestamp');
+    expect(entry).not.toHaveProperty('msg');
     expect(line).not.toContain(token.split('.')[2]);
   });
 
@@ -299,9 +305,10 @@ describe('exported handler (environment, module scope)', () => {
     process.env.JWT_AUDIENCE = AUDIENCE;
     process.env.JWT_PUBLIC_KEY = key.publicKeyPem;
     vi.resetModules();
-    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    process.env.POWERTOOLS_DEV = 'true';
+    const log = vi.spyOn(console, 'warn').mockImplementation(() => {});
     const { handler } = await import('../../../functions/authorizer/handler');
     expect((await handler(event('POST /h5-orders', { authorization: 'Bearer a.b.c' }))).context.verdict).toBe('MISCONFIGURED');
-    expect(String(log.mock.calls[0]?.[0])).toMatch(/JWT_ISSUER/);
+    expect(JSON.parse(String(log.mock.calls[0]?.[0]))).toMatchObject({ level: 'WARN', reason: 'config_error', detail: expect.stringMatching(/JWT_ISSUER/) });
   });
 });

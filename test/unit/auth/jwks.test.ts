@@ -126,7 +126,7 @@ describe('JWKS URL mode', () => {
   it('drives the authorizer handler end to end', async () => {
     const verifier = jwksVerifier();
     const lines: string[] = [];
-    const handler = createAuthorizerHandler({ getVerifier: () => verifier, log: (l) => lines.push(l) });
+    const handler = createAuthorizerHandler({ getVerifier: () => verifier, log: (message, fields) => lines.push(JSON.stringify({ message, ...fields })) });
     const mk = (routeKey: string, token: string) =>
       ({ routeKey, headers: { Authorization: `Bearer ${token}` }, identitySource: [`Bearer ${token}`], requestContext: {} }) as never;
 

@@ -44,6 +44,13 @@ const genuine = (keys = KEYS, timestamp?: number) =>
 let written: string[];
 beforeEach(() => {
   written = [];
+  // Powertools writes through the global console in dev mode (vitest.config.ts), else straight to process.stdout.
+  for (const method of ['log', 'info', 'warn', 'error', 'debug'] as const) {
+    vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
+      const text = String(args[0]);
+      if (text.includes('"_aws"')) written.push(text);
+    });
+  }
   const write = process.stdout.write.bind(process.stdout);
   vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array, ...rest: unknown[]) => {
     const text = String(chunk);
