@@ -46,10 +46,10 @@ const pappayCalls = () => flow.calls.filter((c) => c === 'POST /pay/pappayapply'
 const sandboxDeductions = (no: string) => sandbox.state.listPapOrders().filter((o) => o.out_trade_no === no);
 
 /** A pay-and-sign order paid at the sandbox: its contract is SIGNED with us. Returns the contract_id. */
-async function signedContract(): Promise<string> {
+/** A pay-and-sign APP order body with fresh numbers. */
+function contractOrderBody(outTradeNo: string, over: Json = {}): Json {
   serial += 1n;
-  const outTradeNo = uniq('PAPD');
-  const created = await call(createContractOrder, {
+  return {
     out_trade_no: outTradeNo,
     body: '会员月卡',
     total_fee: 1,
@@ -59,7 +59,13 @@ async function signedContract(): Promise<string> {
     contract_code: uniq('K'),
     request_serial: serial.toString(),
     contract_display_account: '代扣用户',
-  });
+    ...over,
+  };
+}
+
+async function signedContract(): Promise<string> {
+  const outTradeNo = uniq('PAPD');
+  const created = await call(createContractOrder, contractOrderBody(outTradeNo));
   expect(created.statusCode, created.body).toBe(201);
   expect((await flow.act({ out_trade_no: outTradeNo, action: 'pay' })).status).toBe(200);
   const view = await eventually(
@@ -149,18 +155,7 @@ describe('already signed', () => {
     for (const key of [k.contractCode(code), k.papayContractId(id)]) {
       await flow.rt.dynamo.send(new DeleteItemCommand({ TableName: localStack().tableName, Key: marshall(key) }));
     }
-    serial += 1n;
-    const again = await call(createContractOrder, {
-      out_trade_no: uniq('PAPS'),
-      body: '会员月卡',
-      total_fee: 1,
-      spbill_create_ip: '123.12.12.123',
-      trade_type: 'APP',
-      plan_id: planId,
-      contract_code: code,
-      request_serial: serial.toString(),
-      contract_display_account: '代扣用户',
-    });
+    const again = await call(createContractOrder, contractOrderBody(uniq('PAPS'), { contract_code: code }));
     expect(again.statusCode).toBe(409);
     expect(parse(again).code).toBe('CONTRACT_CODE DUPLICATION');
     expect(flow.calls).toContain('POST /papay/querycontract');
@@ -172,19 +167,8 @@ describe('already signed', () => {
 describe('paid, not signed', () => {
   it('checklist papay #21: contract_result_code FAIL → the order is payable and answered with contract_refused; paying signs nothing and nothing can be charged', async () => {
     await sandbox.faults.set({ contractRefused: 1 });
-    serial += 1n;
     const outTradeNo = uniq('PAPN');
-    const created = await call(createContractOrder, {
-      out_trade_no: outTradeNo,
-      body: '会员月卡',
-      total_fee: 1,
-      spbill_create_ip: '123.12.12.123',
-      trade_type: 'APP',
-      plan_id: planId,
-      contract_code: uniq('K'),
-      request_serial: serial.toString(),
-      contract_display_account: '代扣用户',
-    });
+    const created = await call(createContractOrder, contractOrderBody(outTradeNo));
     expect(created.statusCode, created.body).toBe(201);
     expect(parse(created)).toMatchObject({ prepay_id: expect.any(String), contract_refused: { contract_result_code: 'FAIL', contract_err_code_des: '已签约' } });
     expect((await flow.act({ out_trade_no: outTradeNo, action: 'pay' })).status).toBe(200);
