@@ -452,7 +452,7 @@ describe('notifications', () => {
     return body;
   }
 
-  it('contract notification before payment, each delivered 3 times concurrently → both states once', async () => {
+  it('checklist papay #13: contract notification before payment, each delivered 3 times concurrently → both states once, one contract', async () => {
     await sandbox.faults.set({ notifyOrder: 'reversed', notifyCopies: 3 });
     const body = await created();
     const earlier = sandbox.notifications.list().length;
@@ -545,6 +545,16 @@ describe('notifications', () => {
     }
     const forgedContract = await notifyContract(v2Xml(contractFields(body, 'DELETE'), 'y'.repeat(32)));
     expect(forgedContract.statusCode).toBe(401);
+    expect(await records(body.out_trade_no, body.contract_code)).toEqual(before);
+  });
+
+  it('checklist papay #11: each v2 notification has its own URL; a genuine one at the other route is refused (4xx), never applied', async () => {
+    const body = await created();
+    const before = await records(body.out_trade_no, body.contract_code);
+    const contractAtPaymentRoute = await notifyPayment(v2Xml(contractFields(body, 'ADD')));
+    expect(contractAtPaymentRoute.statusCode).toBe(400);
+    const paymentAtContractRoute = await notifyContract(v2Xml(v2PaymentFields(direct, body)));
+    expect(paymentAtContractRoute.statusCode).toBe(400);
     expect(await records(body.out_trade_no, body.contract_code)).toEqual(before);
   });
 
