@@ -19,8 +19,7 @@ const YEAR_MS = 365 * 24 * 3600 * 1000;
 function baseCertificate(serialHex: string, publicKeyPem: string, subject: forge.pki.CertificateField[], issuer: forge.pki.CertificateField[]) {
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicKeyPem);
-  // A leading zero keeps the DER integer positive whatever the first hex digit is.
-  cert.serialNumber = `00${serialHex}`;
+  cert.serialNumber = derSerial(serialHex);
   cert.validity.notBefore = new Date(Date.now() - 24 * 3600 * 1000);
   cert.validity.notAfter = new Date(Date.now() + 5 * YEAR_MS);
   cert.setSubject(subject);
@@ -29,6 +28,17 @@ function baseCertificate(serialHex: string, publicKeyPem: string, subject: forge
 }
 
 /** node:crypto makes the keys (forge's JavaScript key generation is ~20× slower); PKCS#1 so forge reads them. */
+/**
+ * A serial as DER wants it: no leading zero bytes (OpenSSL refuses such a certificate: "illegal padding"), and one
+ * zero byte in front when the first byte has its high bit set (else the integer would read as negative). Random
+ * serials start with a zero byte one time in 256, and have the high bit set half the time.
+ */
+export function derSerial(serialHex: string): string {
+  let hex = serialHex.length % 2 === 1 ? `0${serialHex}` : serialHex;
+  while (hex.length > 2 && hex.startsWith('00')) hex = hex.slice(2);
+  return Number.parseInt(hex.slice(0, 1), 16) >= 8 ? `00${hex}` : hex;
+}
+
 function keyPairPem(): { privateKeyPem: string; publicKeyPem: string } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', {
     modulusLength: 2048,
