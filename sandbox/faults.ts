@@ -45,8 +45,9 @@ export interface FaultSettings {
   contractRefused: number;
 }
 
-export type RefundOutcome = 'success' | 'abnormal' | 'closed';
-export type DeductionOutcome = 'success' | 'notenough' | 'bankerror' | 'silent-fail';
+/** `manual`: nothing settles by itself; only `/sandbox/act` (refund-* / deduct-*) does. */
+export type RefundOutcome = 'success' | 'abnormal' | 'closed' | 'manual';
+export type DeductionOutcome = 'success' | 'notenough' | 'bankerror' | 'silent-fail' | 'manual';
 
 export type ApiFault = 'system-error' | 'timeout-before' | 'timeout-after';
 
@@ -114,14 +115,14 @@ export class Faults {
           next.notifyOrder = value;
           break;
         case 'refundOutcome':
-          if (value !== 'success' && value !== 'abnormal' && value !== 'closed') {
-            throw new FaultInputError('refundOutcome must be "success", "abnormal" or "closed"');
+          if (value !== 'success' && value !== 'abnormal' && value !== 'closed' && value !== 'manual') {
+            throw new FaultInputError('refundOutcome must be "success", "abnormal", "closed" or "manual"');
           }
           next.refundOutcome = value;
           break;
         case 'deductionOutcome':
-          if (value !== 'success' && value !== 'notenough' && value !== 'bankerror' && value !== 'silent-fail') {
-            throw new FaultInputError('deductionOutcome must be "success", "notenough", "bankerror" or "silent-fail"');
+          if (value !== 'success' && value !== 'notenough' && value !== 'bankerror' && value !== 'silent-fail' && value !== 'manual') {
+            throw new FaultInputError('deductionOutcome must be "success", "notenough", "bankerror", "silent-fail" or "manual"');
           }
           next.deductionOutcome = value;
           break;

@@ -153,8 +153,10 @@ export function handlePapPayApply(ctx: SandboxContext, raw: Buffer, forceSystemE
 
 /** Settles every accepted deduction due by `atMs` (business time) into the `deductionOutcome` fault. */
 export function settleDueDeductions(ctx: SandboxContext, atMs = ctx.clock.now()): void {
+  const outcome = ctx.faults.deductionOutcome;
+  if (outcome === 'manual') return;
   for (const o of ctx.state.papOrders.values()) {
-    if (o.trade_state === 'ACCEPT' && o.settle_at_ms <= atMs) settleDeduction(ctx, o, ctx.faults.deductionOutcome);
+    if (o.trade_state === 'ACCEPT' && o.settle_at_ms <= atMs) settleDeduction(ctx, o, outcome);
   }
 }
 

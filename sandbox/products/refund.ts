@@ -66,6 +66,7 @@ function accept(ctx: SandboxContext, r: Omit<SandboxRefund, 'status' | 'created_
 /** Settles every PROCESSING refund due by `atMs` (business time) into the configured outcome. */
 export function settleDue(ctx: SandboxContext, atMs = ctx.clock.now()): void {
   const outcome = ctx.faults.refundOutcome;
+  if (outcome === 'manual') return;
   for (const r of ctx.state.refunds.values()) {
     if (r.status === 'PROCESSING' && r.settle_at_ms <= atMs) settle(ctx, r, outcome === 'success' ? 'SUCCESS' : outcome === 'abnormal' ? 'ABNORMAL' : 'CLOSED');
   }

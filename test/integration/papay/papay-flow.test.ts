@@ -193,6 +193,7 @@ describe('deductions', () => {
   });
 
   it('a charged deduction is refunded through APIv2 over mutual TLS; GET shows the refund', async () => {
+    await sandbox.faults.set({ refundOutcome: 'manual' }); // settled by the act below, not the timer
     const id = await signedContract();
     const body = deductionBody(id);
     expect((await deduct(body)).statusCode).toBe(201);
@@ -308,7 +309,8 @@ describe('deductions', () => {
 
   it('checklist papay #15: a result with err_code SYSTEMERROR books nothing by itself; the query decides', async () => {
     const id = await signedContract();
-    await sandbox.faults.set({ notifyDelayMs: 60_000 });
+    // Charged only when the act below says so, never by the sandbox's settle timer.
+    await sandbox.faults.set({ notifyDelayMs: 60_000, deductionOutcome: 'manual' });
     const body = deductionBody(id);
     expect((await deduct(body)).statusCode).toBe(201);
     const xml = v2Xml(

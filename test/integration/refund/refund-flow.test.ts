@@ -100,6 +100,9 @@ afterAll(async () => {
 beforeEach(async () => {
   flow.use(flow.runtimeWith({}));
   await flow.reset();
+  // Refunds settle only when a test says so (an act, or time moved with an outcome set): with timeScale 0.001 the
+  // sandbox's 60 s settle timer would otherwise race the assertions.
+  await sandbox.faults.set({ refundOutcome: 'manual' });
 });
 
 describe('H5 refunds (APIv3)', () => {
@@ -125,6 +128,7 @@ describe('H5 refunds (APIv3)', () => {
     expect(parse(over)).toMatchObject({ code: 'REFUND_EXCEEDS_PAID', errors: [{ field: 'amount.refund' }] });
     expect(sandboxRefunds(outTradeNo)).toHaveLength(2);
 
+    await sandbox.faults.set({ refundOutcome: 'success' });
     await fetch(`${sandbox.url}/sandbox/time`, { method: 'POST', body: JSON.stringify({ advance_seconds: 61 }) });
     for (const no of [first.out_refund_no, second.out_refund_no]) {
       const done = await eventually(() => getRefund(no), (v) => v.state === 'SUCCESS');
@@ -154,7 +158,6 @@ describe('H5 refunds (APIv3)', () => {
 
   it('CLOSED gives the amount back and a new number may refund it; ABNORMAL is surfaced, never retried', async () => {
     const outTradeNo = await paidH5Order(1_000);
-    await sandbox.faults.set({ refundOutcome: 'closed' });
     const closing = { out_trade_no: outTradeNo, out_refund_no: uniq('RF'), amount: { refund: 1_000 } };
     expect((await refund(closing)).statusCode).toBe(201);
     expect((await flow.act({ out_refund_no: closing.out_refund_no, action: 'refund-close' })).status).toBe(200);
@@ -187,6 +190,7 @@ describe('H5 refunds (APIv3)', () => {
 
   it('WeChat refunded but the answer was lost: its notification wins, and the retry makes no second refund', async () => {
     const outTradeNo = await paidH5Order(1_000);
+    await sandbox.faults.set({ refundOutcome: 'success' }); // settles (and notifies) while our call still hangs
     await sandbox.faults.set({ timeout: 5, timeoutMode: 'after', timeoutHangMs: 20_000, match: '/v3/refund/domestic/refunds' });
     const body = { out_trade_no: outTradeNo, out_refund_no: uniq('RF'), amount: { refund: 400 } };
     const lost = await refund(body, 8_000);
