@@ -21,6 +21,7 @@ import { createDynamoClient } from '../shared/store/client';
 import { toAttributes, type Item } from '../shared/store/items';
 import { allowedContext } from '../shared/auth/verdict';
 import { keys as recordKeys } from '../shared/store/keys';
+import { indexContract } from '../shared/papay/contract-index';
 import { encryptResource, paidTransaction, type BuiltNotification, type NotificationKeys } from '../test/support/notifications';
 import { ms, progress, silenced } from './stats';
 
@@ -78,6 +79,14 @@ export interface BenchStack {
   close(): Promise<void>;
 }
 
+/** How far to move a clock standing at `now` so it reads the next 10:00 Beijing time (02:00 UTC). */
+export function offsetToBeijingTen(now: number): number {
+  const ten = new Date(now);
+  ten.setUTCHours(2, 0, 0, 0);
+  if (ten.getTime() <= now) ten.setUTCDate(ten.getUTCDate() + 1);
+  return ten.getTime() - now;
+}
+
 export async function startBenchStack(): Promise<BenchStack> {
   for (const [name, value] of Object.entries(LOCAL_AWS_ENV)) process.env[name] ??= value;
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -132,7 +141,16 @@ export async function startBenchStack(): Promise<BenchStack> {
         counters.wechatMs += ms(process.hrtime.bigint() - started);
       }
     };
-    const rt = createRuntime({ env, fetch: countingFetch, secrets: new CountingSecretsLoader(config.secrets, counters) });
+    // Business time (ours and the sandbox's) at the next 10:00 Beijing: papay deductions are taken 07:00-22:00 only,
+    // and a bench must not depend on the hour it runs at. Signatures keep the wall clock.
+    const businessOffsetMs = offsetToBeijingTen(Date.now());
+    await fetch(`${sandbox.url}/sandbox/time`, { method: 'POST', body: JSON.stringify({ advance_seconds: businessOffsetMs / 1000 }) });
+    const rt = createRuntime({
+      env,
+      fetch: countingFetch,
+      secrets: new CountingSecretsLoader(config.secrets, counters),
+      now: () => Date.now() + businessOffsetMs,
+    });
     rt.dynamo.middlewareStack.add(
       (next, context) => async (args) => {
         const started = process.hrtime.bigint();
@@ -194,12 +212,20 @@ const parsedKeys = new Map<string, KeyObject>();
  * test/support/notifications.ts's buildNotification, signed with a pre-parsed key so that thousands of them can be
  * made between timed phases quickly (buildNotification re-parses the PEM on every call).
  */
-export function paymentNotification(stack: BenchStack, outTradeNo: string): BuiltNotification {
-  return signedV3Notification(stack, 'TRANSACTION.SUCCESS', 'test', 'transaction', 'transaction', paidTransaction(stack.direct, outTradeNo));
+export function paymentNotification(stack: BenchStack, outTradeNo: string, atMs = stack.rt.now()): BuiltNotification {
+  return signedV3Notification(stack, 'TRANSACTION.SUCCESS', 'test', 'transaction', 'transaction', paidTransaction(stack.direct, outTradeNo), atMs);
 }
 
 /** A v3 notification envelope, encrypted and signed as WeChat would (the key parsed once per PEM). */
-function signedV3Notification(stack: BenchStack, eventType: string, summary: string, originalType: string, associatedData: string, resource: unknown): BuiltNotification {
+function signedV3Notification(
+  stack: BenchStack,
+  eventType: string,
+  summary: string,
+  originalType: string,
+  associatedData: string,
+  resource: unknown,
+  atMs = stack.rt.now(),
+): BuiltNotification {
   const keys = stack.notificationKeys;
   let key = parsedKeys.get(keys.privateKeyPem);
   if (key === undefined) {
@@ -214,7 +240,8 @@ function signedV3Notification(stack: BenchStack, eventType: string, summary: str
     summary,
     resource: { original_type: originalType, ...encryptResource(JSON.stringify(resource), keys.apiV3Key, associatedData) },
   });
-  const timestamp = Math.floor(Date.now() / 1000);
+  // The verifier's clock: business time in this process (moved to 10:00 Beijing), the wall clock in a fresh one.
+  const timestamp = Math.floor(atMs / 1000);
   const nonce = randomBytes(16).toString('hex').toUpperCase();
   return {
     body,
@@ -238,7 +265,7 @@ export function httpEvent(body: string, headers: Record<string, string> = { 'con
     body,
     isBase64Encoded: false,
     // What the Lambda authorizer passes a merchant route for a valid token (notify routes ignore it).
-    requestContext: { requestId: randomBytes(8).toString('hex'), timeEpoch: Date.now(), authorizer: { lambda: allowedContext('bench', 'payments:write contracts:write') } },
+    requestContext: { requestId: randomBytes(8).toString('hex'), timeEpoch: Date.now(), authorizer: { lambda: allowedContext('bench', 'payments:write contracts:write refunds:write deductions:write') } },
   } as never;
 }
 
@@ -310,6 +337,39 @@ export async function paidH5Order(
     payer_total: body.amount.total,
   });
   return body.out_trade_no;
+}
+
+/**
+ * A papay contract signed through a pay-and-sign order paid at the sandbox, and recorded signed here as its contract
+ * notification would (untimed preparation). Returns its contract_id.
+ */
+export async function signedPapayContract(
+  stack: BenchStack,
+  create: (event: never, context: never) => Promise<{ statusCode?: number; body?: string }>,
+): Promise<string> {
+  const merchant = stack.config.sandbox.merchants.find((m: { mchid: string }) => m.mchid === stack.direct.mchid) as { planIds: string[] };
+  const outTradeNo = uniqueId('BP');
+  const contractCode = uniqueId('BK');
+  const body = {
+    out_trade_no: outTradeNo,
+    body: '会员月卡',
+    total_fee: 1,
+    spbill_create_ip: '123.12.12.123',
+    trade_type: 'APP',
+    plan_id: Number(merchant.planIds[0]),
+    contract_code: contractCode,
+    request_serial: String(Date.now()),
+    contract_display_account: '代扣用户',
+  };
+  const res = await silenced(() => create(httpEvent(JSON.stringify(body)) as never, lambdaContext('createContractOrder') as never));
+  if (res.statusCode !== 201) throw new Error(`create-contract-order answered ${res.statusCode}: ${res.body}`);
+  const acted = await fetch(`${stack.sandbox.url}/sandbox/act`, { method: 'POST', body: JSON.stringify({ out_trade_no: outTradeNo, action: 'pay' }) });
+  if (acted.status !== 200) throw new Error(`sandbox pay answered ${acted.status}`);
+  const signed = stack.sandbox.state.listContracts().papay.find((c) => c.contract_code === contractCode && c.state === 'SIGNED');
+  if (!signed?.contract_id) throw new Error('the sandbox signed no contract');
+  await stack.rt.claims.touch(recordKeys.contractCode(contractCode), { state: 'SIGNED', contract_id: signed.contract_id });
+  await indexContract(stack.rt, signed.contract_id, contractCode, 'SIGNED');
+  return signed.contract_id;
 }
 
 /** REFUND.SUCCESS for a refund we hold, signed and encrypted as WeChat would (test/support/notifications). */

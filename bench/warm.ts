@@ -22,6 +22,7 @@ import {
   paymentNotification,
   refundNotification,
   seedOrders,
+  signedPapayContract,
   uniqueId,
   type BenchStack,
   type Counters,
@@ -155,6 +156,26 @@ async function flows(stack: BenchStack, orders: () => string[]): Promise<Flow[]>
       return httpEvent(n.body, n.headers);
     },
     handler: notifyRefund,
+  });
+  const createDeduction = (await import('../functions/http/create-deduction')).handler as unknown as Handler;
+  const createContractOrder = (await import('../functions/http/create-contract-order')).handler as unknown as Handler;
+  let contractId: string | undefined;
+  list.push({
+    name: 'papay deduction (APIv2)',
+    function: 'createDeduction',
+    expectStatus: 201,
+    minimum: {
+      dynamo: 2,
+      wechat: 1,
+      secrets: 0,
+      note: 'claim in one TransactWriteItems with its guards (contract signed, order number unused) + store the answer',
+    },
+    // Untimed: one contract signed through pay-and-sign at the sandbox, charged again on every sample.
+    prepare: async () => {
+      contractId ??= await signedPapayContract(stack, createContractOrder);
+      return httpEvent(JSON.stringify({ contract_id: contractId, out_trade_no: uniqueId('BD'), total_fee: 1, body: '月卡续费' }));
+    },
+    handler: createDeduction,
   });
   let next = 0;
   list.push({
@@ -321,7 +342,7 @@ async function probeFreshProcesses(plan: BuildPlan, stack: BenchStack, template:
   const events = (name: string) =>
     [0, 1].map(() => {
       if (name === 'createH5Order') return httpEvent(JSON.stringify(h5OrderBody()));
-      const n = paymentNotification(stack, ids[next++] as string);
+      const n = paymentNotification(stack, ids[next++] as string, Date.now()); // a fresh process keeps the wall clock
       return httpEvent(n.body, n.headers);
     });
   const env = { ...stack.env, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };

@@ -1,5 +1,3 @@
-import { ConditionalCheckFailedException, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { toAttributes } from '../store/items';
 import * as v from 'valibot';
 import { UnusableNotificationError, type V2NotificationApplier } from '../notify/v2';
 import type { Runtime } from '../runtime/container';
@@ -7,6 +5,7 @@ import { logger } from '../runtime/logger';
 import { keys } from '../store/keys';
 import { applyTransition, type TransitionOutcome } from '../store/transitions';
 import { recordUnmatched } from '../store/unmatched';
+import { indexContract, isIndexedContractState } from '../papay/contract-index';
 import {
   CONTRACT_FORWARD_FROM,
   PAYMENT_FORWARD_FROM,
@@ -186,9 +185,6 @@ export function contractOrderContractApplier(rt: Runtime): V2NotificationApplier
           contract_expired_time: n.contract_expired_time || undefined,
         };
     const to = signed ? 'SIGNED' : 'TERMINATED';
-    // The contract_id index first: once the state says SIGNED, a deduction must find the contract by its id. An
-    // index entry for a code that is not ours is harmless: lookups check the code record names the same contract.
-    if (n.contract_id) await indexContractId(rt, n.contract_id, n.contract_code);
     let outcome = await applyTransition<ContractCodeRecord>(rt.dynamo, rt.config.tableName, {
       key,
       to,
@@ -209,10 +205,16 @@ export function contractOrderContractApplier(rt: Runtime): V2NotificationApplier
         expect,
         set: { signed_at: facts.signed_at, contract_id: outcome.record.contract_id ?? n.contract_id },
       });
-      if (outcome.kind === 'applied') return 'recorded_late';
+      if (outcome.kind === 'applied') {
+        await indexContract(rt, n.contract_id, n.contract_code, 'TERMINATED');
+        return 'recorded_late';
+      }
     }
     if (outcome.kind === 'unknown' || outcome.kind === 'mismatch') {
       await flag(rt, n, eventId, outcome.kind === 'unknown' ? 'no such contract code' : `differs in ${outcome.fields.join(', ')}`);
+    } else if (isIndexedContractState(outcome.record.state)) {
+      // After the transition and on every copy of it, so a retried notification repairs what a crash left out.
+      await indexContract(rt, n.contract_id, n.contract_code, outcome.record.state);
     }
     return outcome.kind;
   };
@@ -229,19 +231,4 @@ async function flag(rt: Runtime, n: v.InferOutput<typeof contractNotificationSch
     result_code: n.result_code,
     operate_time: n.operate_time,
   });
-}
-
-/** contract_id → contract_code, written once when WeChat names the contract: papay calls address it by contract_id. */
-async function indexContractId(rt: Runtime, contractId: string, contractCode: string): Promise<void> {
-  try {
-    await rt.dynamo.send(
-      new PutItemCommand({
-        TableName: rt.config.tableName,
-        Item: toAttributes({ ...keys.papayContractId(contractId), kind: 'PAPAY_CONTRACT_ID', contract_id: contractId, contract_code: contractCode }),
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
-  } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
-  }
 }

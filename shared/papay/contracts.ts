@@ -1,6 +1,4 @@
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { v2ClientFor } from '../contract-order/client';
-import { toAttributes } from '../store/items';
 import { CONTRACT_FORWARD_FROM, type ContractCodeRecord } from '../contract-order/record';
 import { ConfigError } from '../config/env';
 import { conflict, notFound, ServiceError, unavailable } from '../http/errors';
@@ -15,6 +13,7 @@ import { keys } from '../store/keys';
 import { applyTransition } from '../store/transitions';
 import { MalformedResponseError, WechatPayV2ReturnError, type WechatPayV2Client } from '../wechatpay';
 import { CONTRACT_ID, terminateContractSchema } from './schema';
+import { indexContract, isIndexedContractState } from './contract-index';
 import { CONTRACT_CODE } from '../contract-order/schema';
 
 export const QUERY_CONTRACT_PATH = '/papay/querycontract';
@@ -117,7 +116,7 @@ function readQueried(data: Record<string, string>): QueriedContract {
 /** Applies what the query says to our code record, forward only, bound by merchant, code and plan. */
 async function applyQueried(rt: Runtime, merchant: MerchantContext, contractId: string, q: QueriedContract): Promise<void> {
   const to = q.state;
-  await applyTransition<ContractCodeRecord>(rt.dynamo, rt.config.tableName, {
+  const outcome = await applyTransition<ContractCodeRecord>(rt.dynamo, rt.config.tableName, {
     key: keys.contractCode(q.contract_code),
     to,
     from: CONTRACT_FORWARD_FROM[to],
@@ -133,6 +132,9 @@ async function applyQueried(rt: Runtime, merchant: MerchantContext, contractId: 
       contract_expired_time: q.expired_time,
     },
   });
+  if (outcome.kind !== 'unknown' && outcome.kind !== 'mismatch' && isIndexedContractState(outcome.record.state)) {
+    await indexContract(rt, contractId, q.contract_code, outcome.record.state);
+  }
 }
 
 /**
@@ -154,17 +156,7 @@ export async function getPapayContract(rt: Runtime, contractIdParam: string | un
   const code = queried ? await rt.claims.get<ContractCodeRecord>(keys.contractCode(queried.contract_code)) : undefined;
   if (!queried || !code || code.mchid !== merchant.mchid) throw notFound(`papay contract ${contractId}`);
   await applyQueried(rt, merchant, contractId, queried);
-  await indexContract(rt, contractId, queried.contract_code);
   return toContractView((await rt.claims.get<ContractCodeRecord>(keys.contractCode(queried.contract_code)))!);
-}
-
-async function indexContract(rt: Runtime, contractId: string, contractCode: string): Promise<void> {
-  await rt.dynamo.send(
-    new PutItemCommand({
-      TableName: rt.config.tableName,
-      Item: toAttributes({ ...keys.papayContractId(contractId), kind: 'PAPAY_CONTRACT_ID', contract_id: contractId, contract_code: contractCode }),
-    }),
-  );
 }
 
 /**
@@ -212,6 +204,7 @@ export async function terminatePapayContract(rt: Runtime, contractIdParam: strin
     // 3 = ended by the merchant through the API (WeChat's termination modes).
     set: { contract_termination_mode: '3', terminated_at: new Date(rt.now()).toISOString() },
   });
+  await indexContract(rt, contractId, record.contract_code, 'TERMINATED');
   logger.info('papay contract terminated', { contract_id: contractId });
   return toContractView((await contractById(rt, contractId))!);
 }
@@ -235,7 +228,6 @@ export async function recoverContractByCode(rt: Runtime, merchant: MerchantConte
     if (data['result_code'] !== 'SUCCESS' || !contractId || data['contract_code'] !== contractCode || data['mch_id'] !== merchant.mchid) return undefined;
     const queried = readQueried({ plan_id: planId, ...data });
     await applyQueried(rt, merchant, contractId, queried);
-    await indexContract(rt, contractId, contractCode);
     logger.info('contract found after CONTRACT_CODE DUPLICATION', { contract_code: contractCode, contract_id: contractId, state: queried.state });
     return contractId;
   } catch (error) {

@@ -1,4 +1,3 @@
-import { BatchGetItemCommand } from '@aws-sdk/client-dynamodb';
 import * as v from 'valibot';
 import { v2ClientFor } from '../contract-order/client';
 import { ConfigError } from '../config/env';
@@ -10,13 +9,12 @@ import { UnusableNotificationError, type V2NotificationApplier } from '../notify
 import type { Runtime } from '../runtime/container';
 import { wechatBudgetMs, type WechatCallPurpose } from '../runtime/invocation';
 import { logger } from '../runtime/logger';
+import type { ClaimGuard } from '../store/claims';
 import { claimedCall, type CallResult } from '../store/claimed-call';
-import { toAttributes } from '../store/items';
 import { keys } from '../store/keys';
 import { applyTransition } from '../store/transitions';
 import { recordUnmatched } from '../store/unmatched';
 import { MalformedResponseError, WechatPayV2ReturnError } from '../wechatpay';
-import { contractById } from './contracts';
 import { orderRefundsView, type OrderRefundsView } from '../refund/record';
 import { refundsOf } from '../refund/orders';
 import { DEDUCTION_FORWARD_FROM, toDeductionView, type DeductionRecord, type DeductionState, type DeductionView } from './record';
@@ -55,10 +53,6 @@ function client(merchant: MerchantContext) {
 export async function createDeduction(rt: Runtime, body: unknown): Promise<{ deduction: DeductionView; replayed: boolean }> {
   const input = validate(createDeductionSchema, body);
   const merchant = await rt.merchants.get('direct');
-  const contract = await contractById(rt, input.contract_id);
-  if (!contract) throw notFound(`papay contract ${input.contract_id}`);
-  if (contract.state !== 'SIGNED') throw conflict('CONTRACT_NOT_SIGNED', `papay contract ${input.contract_id} is ${contract.state}; only a signed contract can be charged`);
-  await refuseUsedOrderNumber(rt, input.out_trade_no);
   const params = {
     body: input.body,
     ...(input.attach ? { attach: input.attach } : {}),
@@ -75,11 +69,12 @@ export async function createDeduction(rt: Runtime, body: unknown): Promise<{ ded
     key: keys.deduction(input.out_trade_no),
     fingerprint,
     leaseMs: LEASE_MS,
+    // Checked in the claim's own transaction: the warm path is that write plus the one recording WeChat's answer.
+    guards: [signedContract(input.contract_id), ...unusedOrderNumber(input.out_trade_no)],
     initial: {
       kind: 'DEDUCTION',
       out_trade_no: input.out_trade_no,
       contract_id: input.contract_id,
-      contract_code: contract.contract_code,
       mchid: merchant.mchid,
       appid: merchant.appid,
       total_fee: input.total_fee,
@@ -103,16 +98,27 @@ export async function createDeduction(rt: Runtime, body: unknown): Promise<{ ded
   return { deduction: settle(record), replayed };
 }
 
+/** Only a contract WeChat told us is signed is charged (the index carries the contract's state). */
+function signedContract(contractId: string): ClaimGuard {
+  return {
+    key: keys.papayContractId(contractId),
+    condition: '#state = :signed',
+    names: { '#state': 'state' },
+    values: { ':signed': 'SIGNED' },
+    refusal: (index) =>
+      index
+        ? conflict('CONTRACT_NOT_SIGNED', `papay contract ${contractId} is ${String(index['state'] ?? 'not signed yet')}; only a signed contract can be charged`)
+        : notFound(`papay contract ${contractId}`),
+  };
+}
+
 /** One out_trade_no space per merchant at WeChat: a number an H5 or pay-and-sign order holds is refused. */
-async function refuseUsedOrderNumber(rt: Runtime, outTradeNo: string): Promise<void> {
-  const out = await rt.dynamo.send(
-    new BatchGetItemCommand({
-      RequestItems: { [rt.config.tableName]: { Keys: [keys.h5Order(outTradeNo), keys.contractOrder(outTradeNo)].map((k) => toAttributes({ ...k })), ProjectionExpression: 'pk' } },
-    }),
-  );
-  if ((out.Responses?.[rt.config.tableName] ?? []).length > 0) {
-    throw conflict('OUT_TRADE_NO_USED', `out_trade_no ${outTradeNo} belongs to another order of this merchant`);
-  }
+function unusedOrderNumber(outTradeNo: string): ClaimGuard[] {
+  return [keys.h5Order(outTradeNo), keys.contractOrder(outTradeNo)].map((key) => ({
+    key,
+    condition: 'attribute_not_exists(pk)',
+    refusal: () => conflict('OUT_TRADE_NO_USED', `out_trade_no ${outTradeNo} belongs to another order of this merchant`),
+  }));
 }
 
 async function callWechat(merchant: MerchantContext, input: CreateDeductionInput, params: Record<string, string | number>): Promise<CallResult> {

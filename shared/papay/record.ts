@@ -20,7 +20,6 @@ export interface DeductionRecord extends ClaimedRecord {
   kind: 'DEDUCTION';
   out_trade_no: string;
   contract_id: string;
-  contract_code: string;
   mchid: string;
   appid: string;
   total_fee: number;

@@ -1,6 +1,6 @@
 import type { Item } from './items';
 import type { RecordKey } from './keys';
-import { ClaimLostError, type ClaimStore, type ClaimedRecord, type Fingerprint, type StateAdvance } from './claims';
+import { ClaimLostError, type ClaimGuard, type ClaimStore, type ClaimedRecord, type Fingerprint, type StateAdvance } from './claims';
 
 /**
  * The idempotent outbound call every product makes: claim the business key with a fingerprint of the request,
@@ -12,6 +12,8 @@ export interface ClaimedCallOptions<T extends ClaimedRecord> {
   fingerprint: Fingerprint | string;
   /** Written with the claim: what identifies the record before WeChat has answered. */
   initial: Item;
+  /** Conditions on other items checked in the claim's own write (see `ClaimGuard`). */
+  guards?: readonly ClaimGuard[];
   /** Calls WeChat; resolves to what the call produced, throws to give the key back. */
   call: (record: T | undefined) => Promise<CallResult>;
   /** For the same request served before: answer from the record, or renew it with a fresh call. */
@@ -49,7 +51,7 @@ export async function claimedCall<T extends ClaimedRecord>(options: ClaimedCallO
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
 
   for (let round = 0; round < 3; round += 1) {
-    const outcome = await claims.claim<T>(key, fingerprint, leaseMs, options.initial);
+    const outcome = await claims.claim<T>(key, fingerprint, leaseMs, options.initial, options.guards);
     switch (outcome.kind) {
       case 'claimed':
         return { record: await callUnderLease(options, outcome.token, outcome.record), replayed: false };

@@ -4,6 +4,8 @@ import {
   DeleteItemCommand,
   GetItemCommand,
   PutItemCommand,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
   UpdateItemCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
@@ -64,6 +66,19 @@ export type ClaimOutcome<T extends ClaimedRecord> =
   /** The same request was served before. */
   | { kind: 'done'; record: T };
 
+/**
+ * A condition on another item that must hold for a claim to be written, checked in the same transaction (a
+ * contract that must be signed, an order number no other product may hold). Costs no extra round trip.
+ */
+export interface ClaimGuard {
+  key: RecordKey;
+  condition: string;
+  names?: Record<string, string>;
+  values?: Item;
+  /** The error the caller gets when the condition does not hold; `item` is the guarded item as it is, if any. */
+  refusal: (item: Item | undefined) => Error;
+}
+
 export class ClaimLostError extends Error {
   constructor(key: RecordKey) {
     super(`lease on ${key.pk} was lost`);
@@ -100,10 +115,24 @@ export class ClaimStore {
     requestFingerprint: Fingerprint | string,
     leaseMs: number,
     attributes: Item = {},
+    guards: readonly ClaimGuard[] = [],
   ): Promise<ClaimOutcome<T>> {
     const fingerprint = typeof requestFingerprint === 'string' ? exactFingerprint(requestFingerprint) : requestFingerprint;
     const now = this.now();
     const { token, item } = pendingClaim(key, fingerprint, leaseMs, attributes, now);
+    const taken = guards.length > 0 ? await this.putGuarded<T>(item, guards) : await this.put<T>(item);
+    if (taken === 'written') return { kind: 'claimed', token };
+    const record = taken.record ?? (await this.get<T>(key));
+    if (!record) return this.claim(key, fingerprint, leaseMs, attributes, guards); // deleted in between: try again
+    if (fingerprint.matches(record.fingerprint) && record.claim_status === 'PENDING' && !isLeased(record, now)) {
+      const takenOver = await this.takeOver(key, record, leaseMs, now);
+      return takenOver ? { kind: 'claimed', token: takenOver, record } : { kind: 'in_progress', record };
+    }
+    return this.classify(record, fingerprint, now);
+  }
+
+  /** Writes a new claim; when the key is taken, hands back what is there. */
+  private async put<T extends ClaimedRecord>(item: Item): Promise<'written' | { record: T | undefined }> {
     try {
       await this.client.send(
         new PutItemCommand({
@@ -113,16 +142,55 @@ export class ClaimStore {
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return { kind: 'claimed', token };
+      return 'written';
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const record = fromAttributes<T>(error.Item) ?? (await this.get<T>(key));
-      if (!record) return this.claim(key, fingerprint, leaseMs, attributes); // deleted in between: try again
-      if (fingerprint.matches(record.fingerprint) && record.claim_status === 'PENDING' && !isLeased(record, now)) {
-        const token = await this.takeOver(key, record, leaseMs, now);
-        return token ? { kind: 'claimed', token, record } : { kind: 'in_progress', record };
+      return { record: fromAttributes<T>(error.Item) };
+    }
+  }
+
+  /**
+   * The claim and its guards in one transaction. A key already taken wins over a failed guard, so a repeat of a
+   * request served before gets its stored answer even when a guard no longer holds (a contract ended since).
+   */
+  private async putGuarded<T extends ClaimedRecord>(item: Item, guards: readonly ClaimGuard[]): Promise<'written' | { record: T | undefined }> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await this.client.send(
+          new TransactWriteItemsCommand({
+            TransactItems: [
+              {
+                Put: {
+                  TableName: this.tableName,
+                  Item: toAttributes(item),
+                  ConditionExpression: 'attribute_not_exists(pk)',
+                  ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+                },
+              },
+              ...guards.map((guard) => ({
+                ConditionCheck: {
+                  TableName: this.tableName,
+                  Key: toAttributes({ ...guard.key }),
+                  ConditionExpression: guard.condition,
+                  ...(guard.names ? { ExpressionAttributeNames: guard.names } : {}),
+                  ...(guard.values ? { ExpressionAttributeValues: toAttributes(guard.values) } : {}),
+                  ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+                },
+              })),
+            ],
+          }),
+        );
+        return 'written';
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        const reasons = error.CancellationReasons ?? [];
+        if (reasons[0]?.Code === 'ConditionalCheckFailed') return { record: fromAttributes<T>(reasons[0].Item) };
+        const failed = guards.findIndex((_, i) => reasons[i + 1]?.Code === 'ConditionalCheckFailed');
+        if (failed >= 0) throw guards[failed]!.refusal(fromAttributes<Item>(reasons[failed + 1]?.Item));
+        // A concurrent write touched one of the items (TransactionConflict): the same transaction again, briefly.
+        if (attempt >= 8) throw error;
+        await this.sleep(5 + Math.random() * 10 * (attempt + 1));
       }
-      return this.classify(record, fingerprint, now);
     }
   }
 

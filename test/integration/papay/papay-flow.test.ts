@@ -144,6 +144,47 @@ describe('papay contracts', () => {
   });
 });
 
+describe('the contract_id index (one transaction per deduction)', () => {
+  it('carries the contract\'s state after its transition; a crash before it is repaired by WeChat\'s redelivery of the same notification', async () => {
+    const id = await signedContract();
+    const c = sandbox.state.listContracts().papay.find((x) => x.contract_id === id)!;
+    const { DeleteItemCommand } = await import('@aws-sdk/client-dynamodb');
+    const { marshall } = await import('@aws-sdk/util-dynamodb');
+    const { keys: k } = await import('../../../shared/store/keys');
+    // The code record says SIGNED, the index was never written (a crash between the two writes).
+    await flow.rt.dynamo.send(new DeleteItemCommand({ TableName: localStack().tableName, Key: marshall(k.papayContractId(id)) }));
+    const early = await deduct(deductionBody(id));
+    expect(early.statusCode).toBe(404);
+    expect(pappayCalls()).toBe(0);
+    const add = {
+      return_code: 'SUCCESS',
+      mch_id: direct.mchid,
+      contract_code: c.contract_code,
+      plan_id: String(planId),
+      result_code: 'SUCCESS',
+      change_type: 'ADD',
+      contract_id: id,
+      operate_time: '2026-12-03 10:00:00',
+      openid: 'o-user',
+    };
+    const redelivered = (await (notifyContract as unknown as (e: unknown) => Promise<Result>)(httpEvent(v2Xml(add, direct.apiV2Key), { headers: { 'content-type': 'text/xml' } }))) as Result;
+    expect(redelivered.statusCode, redelivered.body).toBe(200);
+    expect((await deduct(deductionBody(id))).statusCode).toBe(201);
+  });
+
+  it('a repeat of a deduction served before is answered from its record even after the contract ended', async () => {
+    const id = await signedContract();
+    const body = deductionBody(id);
+    expect((await deduct(body)).statusCode).toBe(201);
+    expect((await call(terminateHandler, { reason: '用户申请解约' }, { pathParameters: { contract_id: id } })).statusCode).toBe(200);
+    const again = await deduct(body);
+    expect(again.statusCode, again.body).toBe(201);
+    expect(parse(again).out_trade_no).toBe(body.out_trade_no);
+    expect(parse(await deduct(deductionBody(id))).code).toBe('CONTRACT_NOT_SIGNED');
+    expect(pappayCalls()).toBe(1);
+  });
+});
+
 describe('already signed', () => {
   it('checklist papay #20: CONTRACT_CODE DUPLICATION → the contract is queried first; a contract signed under our plan is recorded and can be charged', async () => {
     const id = await signedContract();

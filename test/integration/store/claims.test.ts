@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ClaimLostError, ClaimStore, type ClaimedRecord } from '../../../shared/store/claims';
+import { PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { toAttributes } from '../../../shared/store/items';
+import { ClaimLostError, ClaimStore, type ClaimGuard, type ClaimedRecord } from '../../../shared/store/claims';
 import { claimedCall } from '../../../shared/store/claimed-call';
 import { applyTransition } from '../../../shared/store/transitions';
 import { localStack, testDynamoDbClient } from '../../support/env';
@@ -30,6 +31,33 @@ describe('ClaimStore against DynamoDB Local', () => {
     const again = await store.claim<ClaimedRecord & { answer: number }>(k, 'fp-a', 30_000);
     expect(again.kind).toBe('done');
     if (again.kind === 'done') expect(again.record.answer).toBe(42);
+  });
+
+  it('a guarded claim is written with its guards in one transaction: a failed guard writes nothing and names itself', async () => {
+    const store = new ClaimStore({ client, tableName });
+    const k = key();
+    const contract = key();
+    const signed: ClaimGuard = {
+      key: contract,
+      condition: '#state = :signed',
+      names: { '#state': 'state' },
+      values: { ':signed': 'SIGNED' },
+      refusal: (item) => new Error(item ? `contract is ${String(item['state'])}` : 'no contract'),
+    };
+    await expect(store.claim(k, 'fp', 30_000, {}, [signed])).rejects.toThrow('no contract');
+    await client.send(new PutItemCommand({ TableName: tableName, Item: toAttributes({ ...contract, state: 'TERMINATED' }) }));
+    await expect(store.claim(k, 'fp', 30_000, {}, [signed])).rejects.toThrow('contract is TERMINATED');
+    expect(await store.get(k)).toBeUndefined();
+    await client.send(new PutItemCommand({ TableName: tableName, Item: toAttributes({ ...contract, state: 'SIGNED' }) }));
+    const first = await store.claim(k, 'fp', 30_000, { answer: 1 }, [signed]);
+    expect(first.kind).toBe('claimed');
+    if (first.kind !== 'claimed') throw new Error('unreachable');
+    await store.complete(k, first.token, {});
+    // A request served before gets its stored answer even though the guard no longer holds.
+    await client.send(new PutItemCommand({ TableName: tableName, Item: toAttributes({ ...contract, state: 'TERMINATED' }) }));
+    const again = await store.claim<ClaimedRecord & { answer: number }>(k, 'fp', 30_000, { answer: 1 }, [signed]);
+    expect(again.kind).toBe('done');
+    expect((await store.claim(k, 'other', 30_000, {}, [signed])).kind).toBe('conflict');
   });
 
   it('takes over a PENDING claim whose lease ran out', async () => {
