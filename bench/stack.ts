@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchWriteItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { startSandbox, type RunningSandbox } from '../sandbox/index';
+import { offsetToBeijingHour } from '../sandbox/clock';
 import { ensureTable, freePort, LOCAL_AWS_ENV, localDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal } from '../scripts/local/dynamodb';
 import { localFunctionEnv } from '../scripts/local/env';
 import { DIRECT_MERCHANT_SECRET_ID, generateLocalConfig, type LocalConfig } from '../scripts/local/generate';
@@ -79,14 +80,6 @@ export interface BenchStack {
   close(): Promise<void>;
 }
 
-/** How far to move a clock standing at `now` so it reads the next 10:00 Beijing time (02:00 UTC). */
-export function offsetToBeijingTen(now: number): number {
-  const ten = new Date(now);
-  ten.setUTCHours(2, 0, 0, 0);
-  if (ten.getTime() <= now) ten.setUTCDate(ten.getUTCDate() + 1);
-  return ten.getTime() - now;
-}
-
 export async function startBenchStack(): Promise<BenchStack> {
   for (const [name, value] of Object.entries(LOCAL_AWS_ENV)) process.env[name] ??= value;
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -143,7 +136,7 @@ export async function startBenchStack(): Promise<BenchStack> {
     };
     // Business time (ours and the sandbox's) at the next 10:00 Beijing: papay deductions are taken 07:00-22:00 only,
     // and a bench must not depend on the hour it runs at. Signatures keep the wall clock.
-    const businessOffsetMs = offsetToBeijingTen(Date.now());
+    const businessOffsetMs = offsetToBeijingHour(Date.now());
     await fetch(`${sandbox.url}/sandbox/time`, { method: 'POST', body: JSON.stringify({ advance_seconds: businessOffsetMs / 1000 }) });
     const rt = createRuntime({
       env,

@@ -32,6 +32,18 @@ export class Clock {
 
 const BEIJING_MS = 8 * 3600 * 1000;
 
+/**
+ * How far to move a clock standing at `now` so that it reads the next `hour`:00 Beijing time: what tests and benches
+ * advance business time by (here with `/sandbox/time`, in the stack with its clock offset) to stand inside papay's
+ * 07:00-22:00 deduction window whatever the wall clock says.
+ */
+export function offsetToBeijingHour(now: number, hour = 10): number {
+  const next = new Date(now);
+  next.setUTCHours((hour + 16) % 24, 0, 0, 0);
+  if (next.getTime() <= now) next.setUTCDate(next.getUTCDate() + 1);
+  return next.getTime() - now;
+}
+
 function beijingParts(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000 + BEIJING_MS).toISOString(); // yyyy-mm-ddThh:mm:ss.000Z
 }

@@ -102,6 +102,9 @@ export function stageParamProblems(env, throttle) {
   if (env.SECRETS_SOURCE !== 'aws') {
     add('secretsSource', `must be "aws" (got ${JSON.stringify(env.SECRETS_SOURCE ?? '')})`, 'A secrets file exists only on the machine running the local stack');
   }
+  if (!blank(env.LOCAL_CLOCK_OFFSET_SECONDS) && String(env.LOCAL_CLOCK_OFFSET_SECONDS).trim() !== '0') {
+    add('clockOffsetSeconds (LOCAL_CLOCK_OFFSET_SECONDS)', 'must be 0', 'Only the local stack moves its business clock');
+  }
   if (!blank(env.DYNAMODB_ENDPOINT)) add('dynamodbEndpoint', 'must be empty', 'Deployed functions use the stage\'s DynamoDB table, not DynamoDB Local');
   for (const [name, variable] of [
     ['wechatpayBaseUrl', 'WECHATPAY_BASE_URL'],

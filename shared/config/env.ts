@@ -22,6 +22,8 @@ export interface AppConfig {
   refundMinIntervalSeconds: number;
   /** A PROCESSING refund older than this is confirmed with the refund query before a GET answers. */
   refundQueryAfterSeconds: number;
+  /** Added to the business clock (local stack only; see `clockOffset`). */
+  clockOffsetMs: number;
 }
 
 export class ConfigError extends Error {
@@ -99,5 +101,19 @@ export function loadConfig(env: Env = process.env): AppConfig {
     ...(env.WECHATPAY_TLS_CA_PEM?.trim() ? { wechatpayTlsCaPem: env.WECHATPAY_TLS_CA_PEM } : {}),
     refundMinIntervalSeconds: integer(env, 'REFUND_MIN_INTERVAL_SECONDS', 60),
     refundQueryAfterSeconds: integer(env, 'REFUND_QUERY_AFTER_SECONDS', 60),
+    clockOffsetMs: clockOffset(env) * 1000,
   };
+}
+
+/**
+ * The local stack's business clock, moved like the sandbox's `/sandbox/time` (e.g. into papay's 07:00-22:00 deduction
+ * window whatever the hour). Only where secrets come from a local file: a deployed function keeps real time.
+ */
+function clockOffset(env: Env): number {
+  const raw = env.LOCAL_CLOCK_OFFSET_SECONDS?.trim();
+  if (!raw || raw === '0') return 0;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value)) throw new ConfigError('LOCAL_CLOCK_OFFSET_SECONDS must be a whole number of seconds');
+  if (env.SECRETS_SOURCE !== 'file') throw new ConfigError('LOCAL_CLOCK_OFFSET_SECONDS is for the local stack only (SECRETS_SOURCE=file)');
+  return value;
 }

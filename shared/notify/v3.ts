@@ -103,7 +103,7 @@ async function open(
   body: Buffer,
 ): Promise<{ merchant: MerchantContext; notification: OpenedNotification }> {
   const attempt = (m: MerchantContext) =>
-    openNotification({ headers, body, keys: m.verifierKeys, apiV3Key: m.apiV3Key, now: rt.now });
+    openNotification({ headers, body, keys: m.verifierKeys, apiV3Key: m.apiV3Key, now: rt.wallClock });
   try {
     return { merchant, notification: attempt(merchant) };
   } catch (error) {

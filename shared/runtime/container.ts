@@ -15,7 +15,10 @@ export interface Runtime {
   readonly dynamo: DynamoDBClient;
   readonly claims: ClaimStore;
   readonly merchants: MerchantDirectory;
+  /** Business time: validity windows, deduction hours, record times. */
   now(): number;
+  /** Real time, for signature freshness (WeChat signs with it). The same as `now` except on a moved local clock. */
+  wallClock(): number;
 }
 
 export interface RuntimeOverrides {
@@ -28,7 +31,9 @@ export interface RuntimeOverrides {
 export function createRuntime(overrides: RuntimeOverrides = {}): Runtime {
   const env = overrides.env ?? process.env;
   const config = loadConfig(env);
-  const now = overrides.now ?? Date.now;
+  const offsetMs = config.clockOffsetMs;
+  const now = overrides.now ?? (offsetMs === 0 ? Date.now : () => Date.now() + offsetMs);
+  const wallClock = overrides.now ?? Date.now;
   const dynamo = createDynamoClient(config.dynamoEndpoint ? { endpoint: config.dynamoEndpoint } : {});
   const secrets = overrides.secrets ?? secretsLoaderFromEnv(env);
   const merchants = new MerchantDirectory(
@@ -40,7 +45,7 @@ export function createRuntime(overrides: RuntimeOverrides = {}): Runtime {
       ...(overrides.fetch ? { fetch: overrides.fetch } : {}),
     },
   );
-  return { config, dynamo, claims: new ClaimStore({ client: dynamo, tableName: config.tableName, now }), merchants, now };
+  return { config, dynamo, claims: new ClaimStore({ client: dynamo, tableName: config.tableName, now }), merchants, now, wallClock };
 }
 
 let current: Runtime | undefined;

@@ -43,7 +43,7 @@ const NOTIFY_ROUTES = [
 
 /** This machine's environment minus every variable a stage param's default reads: the params under test decide. */
 function withoutSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const settings = /^(PUBLIC_BASE_URL|JWT_\w+|WECHATPAY_\w+|POWERTOOLS_LOG_LEVEL|H5_QUERY_AFTER_SECONDS|REFUND_\w+|DIRECT_MERCHANT_SECRET_ID|SERVICE_PROVIDER_SECRET_ID|TABLE_NAME|DYNAMODB_ENDPOINT|ESBUILD_\w+)$/;
+  const settings = /^(PUBLIC_BASE_URL|JWT_\w+|WECHATPAY_\w+|POWERTOOLS_LOG_LEVEL|H5_QUERY_AFTER_SECONDS|REFUND_\w+|LOCAL_CLOCK_OFFSET_SECONDS|DIRECT_MERCHANT_SECRET_ID|SERVICE_PROVIDER_SECRET_ID|TABLE_NAME|DYNAMODB_ENDPOINT|ESBUILD_\w+)$/;
   return Object.fromEntries(Object.entries(env).filter(([name]) => !settings.test(name)));
 }
 
@@ -164,6 +164,8 @@ describe('a stage other than local cannot be packaged or deployed misconfigured'
     expect(problems({ ...valid, PUBLIC_BASE_URL: 'pay.example.com' })).toEqual(['publicBaseUrl (PUBLIC_BASE_URL)']);
     expect(problems({ ...valid, SECRETS_SOURCE: 'file', DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000' })).toEqual(['secretsSource', 'dynamodbEndpoint']);
     expect(problems({ ...valid, WECHATPAY_BASE_URL: 'http://127.0.0.1:4010' })).toEqual(['wechatpayBaseUrl (WECHATPAY_BASE_URL)']);
+    expect(problems({ ...valid, LOCAL_CLOCK_OFFSET_SECONDS: '3600' })).toEqual(['clockOffsetSeconds (LOCAL_CLOCK_OFFSET_SECONDS)']);
+    expect(problems({ ...valid, LOCAL_CLOCK_OFFSET_SECONDS: '0' })).toEqual([]);
     expect(problems({ ...valid, WECHATPAY_TIMEOUT_MS: '5s', POWERTOOLS_LOG_LEVEL: 'LOUD' })).toEqual([
       'wechatpayTimeoutMs (WECHATPAY_TIMEOUT_MS)', 'logLevel (POWERTOOLS_LOG_LEVEL)',
     ]);

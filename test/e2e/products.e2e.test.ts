@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import { freePort } from '../../scripts/local/dynamodb';
 import { startOffline, type Offline } from '../../scripts/local/offline';
+import { offsetToBeijingHour } from '../../sandbox/clock';
+import { startSandbox, type RunningSandbox } from '../../sandbox/index';
 import { localStack, testToken } from '../support/env';
 
 /**
@@ -14,6 +16,7 @@ import { localStack, testToken } from '../support/env';
 const CHROMIUM = '/usr/bin/chromium';
 
 let offline: Offline;
+let sandbox: RunningSandbox;
 let api: string;
 let lambdaApi: string;
 let workFolder: string;
@@ -24,12 +27,26 @@ beforeAll(async () => {
   const lambdaPort = await freePort();
   workFolder = `.esbuild-e2e-${httpPort}`;
   lambdaApi = `http://127.0.0.1:${lambdaPort}`;
+  // A sandbox of its own (same keys) whose business clock, like the stack's, stands at the next 10:00 Beijing:
+  // papay takes deductions 07:00-22:00 only, and this file must not depend on the hour it runs at.
+  sandbox = await startSandbox({ config: stack.sandboxConfig as never });
+  const offsetSeconds = Math.round(offsetToBeijingHour(Date.now()) / 1000);
+  await fetch(`${sandbox.url}/sandbox/time`, { method: 'POST', body: JSON.stringify({ advance_seconds: offsetSeconds }) });
   offline = await startOffline({
     root: process.cwd(),
     httpPort,
     lambdaPort,
-    // Partial refunds of one order back to back (WeChat's 1-minute interval is covered by the integration tests).
-    env: { ...stack.env, PUBLIC_BASE_URL: `http://127.0.0.1:${httpPort}`, ESBUILD_WORK_FOLDER: workFolder, REFUND_MIN_INTERVAL_SECONDS: '0' },
+    env: {
+      ...stack.env,
+      WECHATPAY_BASE_URL: sandbox.url,
+      WECHATPAY_BACKUP_BASE_URL: sandbox.backupUrl,
+      ...(sandbox.tlsUrl ? { WECHATPAY_MTLS_BASE_URL: sandbox.tlsUrl } : {}),
+      LOCAL_CLOCK_OFFSET_SECONDS: String(offsetSeconds),
+      PUBLIC_BASE_URL: `http://127.0.0.1:${httpPort}`,
+      ESBUILD_WORK_FOLDER: workFolder,
+      // Partial refunds of one order back to back (WeChat's 1-minute interval is covered by the integration tests).
+      REFUND_MIN_INTERVAL_SECONDS: '0',
+    },
   });
   api = offline.url;
 }, 180_000);
@@ -37,6 +54,7 @@ beforeAll(async () => {
 afterAll(async ({}, suite) => {
   if (suite.tasks.some((t) => t.result?.state === 'fail')) console.error(offline?.output().slice(-6000));
   await offline?.stop();
+  await sandbox?.close();
   if (workFolder) rmSync(workFolder, { recursive: true, force: true });
 });
 
@@ -50,7 +68,7 @@ const order = () => ({
 const unique = (prefix: string) => `${prefix}${Date.now().toString(36)}${randomBytes(4).toString('hex')}`.toUpperCase();
 
 async function act(body: Record<string, unknown>) {
-  const response = await fetch(`${localStack().sandboxUrl}/sandbox/act`, {
+  const response = await fetch(`${sandbox.url}/sandbox/act`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
@@ -113,7 +131,7 @@ describe('H5 payments through serverless-offline', () => {
     const body = order();
     const created = await call('POST', '/h5-orders', { token, body });
     expect(created.status).toBe(201);
-    expect(created.body.h5_url).toContain(new URL(localStack().sandboxUrl).host);
+    expect(created.body.h5_url).toContain(new URL(sandbox.url).host);
     const again = await call('POST', '/h5-orders', { token, body });
     expect(again).toMatchObject({ status: 201, body: { h5_url: created.body.h5_url } });
     expect((await call('POST', '/h5-orders', { token, body: { ...body, description: 'changed' } })).status).toBe(409);
@@ -210,7 +228,7 @@ describe('credit-repayment contracts through serverless-offline', () => {
     const view = (await call('GET', `/repayment-contracts/${body.out_contract_code}`, { token })).body;
     expect(view.state).toBe('PRESIGNED');
     // WeChat saw one presign: a second would have been refused as a reused code and the contract REJECTED.
-    const sandboxContracts = (await (await fetch(`${localStack().sandboxUrl}/sandbox/contracts`)).json()) as { repayment: Array<{ out_contract_code: string }> };
+    const sandboxContracts = (await (await fetch(`${sandbox.url}/sandbox/contracts`)).json()) as { repayment: Array<{ out_contract_code: string }> };
     expect(sandboxContracts.repayment.filter((c) => c.out_contract_code === body.out_contract_code)).toHaveLength(1);
     expect(await act({ url: view.redirect_url, action: 'sign' })).toBe(200);
     await expect
@@ -266,6 +284,66 @@ describe('pay-and-sign contract orders through serverless-offline', () => {
     const reused = await call('POST', '/contract-orders', { token, body: { ...orderBody('APP'), contract_code: body.contract_code } });
     expect(reused.status).toBe(409);
   });
+});
+
+describe('papay through serverless-offline', () => {
+  it.skipIf(!existsSync(CHROMIUM))(
+    'MWEB pay-and-sign in the browser → contract SIGNED → deduction → notification → SUCCESS → refund → terminate → a second deduction refused',
+    async () => {
+      const token = await testToken();
+      const body = {
+        out_trade_no: unique('E2EP'),
+        body: '会员月卡',
+        total_fee: 2500,
+        spbill_create_ip: '203.0.113.9',
+        trade_type: 'MWEB',
+        plan_id: 12535,
+        contract_code: unique('E2EK'),
+        request_serial: Date.now(),
+        contract_display_account: '端到端用户',
+      };
+      const created = await call('POST', '/contract-orders', { token, body });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      let browser: Browser | undefined;
+      try {
+        browser = await launchBrowser();
+        const page = await browser.newPage();
+        await page.goto(created.body.mweb_url);
+        await page.getByRole('button', { name: /pay|支付/i }).first().click();
+        await page.waitForLoadState();
+      } finally {
+        await browser?.close();
+      }
+      let contractId = '';
+      await expect
+        .poll(async () => {
+          const view = (await call('GET', `/contract-orders/${body.out_trade_no}`, { token })).body;
+          contractId = view.contract?.contract_id ?? '';
+          return view.contract?.state;
+        }, { timeout: 15_000, interval: 250 })
+        .toBe('SIGNED');
+      expect((await call('GET', `/papay-contracts/${contractId}`, { token })).body).toMatchObject({ contract_id: contractId, state: 'SIGNED', contract_code: body.contract_code });
+
+      const charge = { contract_id: contractId, out_trade_no: unique('E2ED'), total_fee: 990, body: '月卡续费' };
+      const deducted = await call('POST', '/deductions', { token, body: charge });
+      expect(deducted.status, JSON.stringify(deducted.body)).toBe(201);
+      expect(deducted.body).toMatchObject({ state: 'ACCEPTED', contract_id: contractId, total_fee: 990 });
+      expect(await act({ out_trade_no: charge.out_trade_no, action: 'deduct-success' })).toBe(200);
+      await expect.poll(async () => (await call('GET', `/deductions/${charge.out_trade_no}`, { token })).body.state, { timeout: 15_000, interval: 250 }).toBe('SUCCESS');
+
+      const outRefundNo = unique('E2ER');
+      const refund = await call('POST', '/refunds', { token, body: { out_trade_no: charge.out_trade_no, out_refund_no: outRefundNo, amount: { refund: 490 } } });
+      expect(refund.status, JSON.stringify(refund.body)).toBe(201);
+      expect(await act({ out_refund_no: outRefundNo, action: 'refund-success' })).toBe(200);
+      await expect.poll(async () => (await call('GET', `/deductions/${charge.out_trade_no}`, { token })).body.refunded_total, { timeout: 15_000, interval: 250 }).toBe(490);
+
+      const ended = await call('POST', `/papay-contracts/${contractId}/terminate`, { token, body: { reason: '用户申请解约' } });
+      expect(ended.status, JSON.stringify(ended.body)).toBe(200);
+      expect(ended.body).toMatchObject({ state: 'TERMINATED', termination_mode: '3' });
+      const refused = await call('POST', '/deductions', { token, body: { ...charge, out_trade_no: unique('E2ED') } });
+      expect(refused).toMatchObject({ status: 409, body: { code: 'CONTRACT_NOT_SIGNED' } });
+    },
+  );
 });
 
 describe('refunds through serverless-offline', () => {

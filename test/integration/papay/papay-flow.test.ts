@@ -15,6 +15,7 @@ import { handler as createRefundHandler } from '../../../functions/http/create-r
 import { handler as preNoticeHandler } from '../../../functions/http/send-pre-deduction-notice';
 import { handler as notifyV2Refund } from '../../../functions/notify/contract-order-refund';
 import type { RunningSandbox } from '../../../sandbox/index';
+import { offsetToBeijingHour } from '../../../sandbox/clock';
 import { localStack } from '../../support/env';
 import { eventually } from '../../support/eventually';
 import { httpEvent, lambdaContext, startFlowStack, type FlowStack } from '../../support/flow';
@@ -98,11 +99,7 @@ beforeAll(async () => {
   direct = { mchid: m.mchid, appid: m.appid, apiV2Key: m.apiV2Key! };
   planId = Number((localStack().sandboxConfig.merchants.find((x: { mchid: string }) => x.mchid === direct.mchid) as { planIds: string[] }).planIds[0]);
   // Both clocks at the next 10:00 Beijing time, whatever the wall clock says.
-  const now = Date.now();
-  const tenBeijing = new Date(now);
-  tenBeijing.setUTCHours(2, 0, 0, 0);
-  if (tenBeijing.getTime() <= now) tenBeijing.setUTCDate(tenBeijing.getUTCDate() + 1);
-  offsetMs = tenBeijing.getTime() - now;
+  offsetMs = offsetToBeijingHour(Date.now());
   await fetch(`${sandbox.url}/sandbox/time`, { method: 'POST', body: JSON.stringify({ advance_seconds: offsetMs / 1000 }) });
 });
 afterAll(async () => {

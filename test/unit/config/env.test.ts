@@ -27,4 +27,11 @@ describe('loadConfig', () => {
   it('refuses a non-numeric H5_QUERY_AFTER_SECONDS', () => {
     expect(() => loadConfig({ ...base, H5_QUERY_AFTER_SECONDS: 'soon' })).toThrow(/H5_QUERY_AFTER_SECONDS/);
   });
+
+  it('moves the business clock on the local stack only; a deployed function keeps real time', () => {
+    expect(loadConfig(base).clockOffsetMs).toBe(0);
+    expect(loadConfig({ ...base, SECRETS_SOURCE: 'file', LOCAL_CLOCK_OFFSET_SECONDS: '3600' }).clockOffsetMs).toBe(3_600_000);
+    expect(() => loadConfig({ ...base, SECRETS_SOURCE: 'aws', LOCAL_CLOCK_OFFSET_SECONDS: '3600' })).toThrow(/local stack only/);
+    expect(() => loadConfig({ ...base, SECRETS_SOURCE: 'file', LOCAL_CLOCK_OFFSET_SECONDS: 'soon' })).toThrow(/LOCAL_CLOCK_OFFSET_SECONDS/);
+  });
 });

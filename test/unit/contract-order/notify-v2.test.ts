@@ -50,6 +50,7 @@ function fakeRuntime(options: { current?: MerchantContext; refreshed?: MerchantC
     claims: {} as ClaimStore,
     merchants: merchants as unknown as MerchantDirectory,
     now: () => 1_750_000_000_000,
+    wallClock: () => 1_750_000_000_000,
   };
   return { rt, merchants };
 }

@@ -33,6 +33,7 @@ function runtime(): Runtime {
     claims: {} as Runtime['claims'],
     merchants: merchants as unknown as MerchantDirectory,
     now: Date.now,
+    wallClock: Date.now,
   };
 }
 
