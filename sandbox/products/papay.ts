@@ -229,12 +229,22 @@ export function handlePapOrderQuery(ctx: SandboxContext, raw: Buffer, forceSyste
   );
 }
 
-/** `/pay/closeorder` for a deduction: an accepted or failed one closes; a charged one answers ORDERPAID. */
-export function closePapOrder(ctx: SandboxContext, mchid: string, outTradeNo: string): 'closed' | 'paid' | 'already' | undefined {
+/**
+ * `/pay/closeorder` for a deduction: an accepted or failed one closes, not within 5 minutes of the apply (WeChat's rule
+ * for every closeorder); a charged one answers ORDERPAID. Undefined when no deduction of this merchant and app has the number.
+ */
+export function closePapOrder(
+  ctx: SandboxContext,
+  mchid: string,
+  appid: string,
+  outTradeNo: string,
+): 'closed' | 'paid' | 'already' | 'too-early' | undefined {
   const o = ctx.state.papOrders.get(keyOf(mchid, outTradeNo));
-  if (!o) return undefined;
+  if (!o || o.appid !== appid) return undefined;
+  settleDueDeductions(ctx);
   if (o.trade_state === 'SUCCESS') return 'paid';
   if (o.trade_state === 'CLOSED') return 'already';
+  if (ctx.clock.now() - o.created_ms < 5 * 60 * 1000) return 'too-early';
   o.trade_state = 'CLOSED';
   return 'closed';
 }

@@ -380,7 +380,8 @@ function v2RefundNotification(ctx: SandboxContext, r: SandboxRefund): OutgoingNo
 export function handleCloseOrder(ctx: SandboxContext, raw: Buffer, forceSystemError: boolean): V2Answer {
   return v2Endpoint(ctx, raw, 'closeorder', forceSystemError, ({ fields, merchant, signType }) => {
     const appid = fields['appid'] ?? '';
-    const deduction = closePapOrder(ctx, merchant.mchid, fields['out_trade_no'] ?? '');
+    const deduction = closePapOrder(ctx, merchant.mchid, appid, fields['out_trade_no'] ?? '');
+    if (deduction === 'too-early') throw new V2BusinessError('INVALID_REQUEST', '订单生成后不能马上调用关单接口，最短调用时间间隔为5分钟');
     if (deduction === 'paid') throw new V2BusinessError('ORDERPAID', '订单已支付，不能发起关单');
     if (deduction === 'already') throw new V2BusinessError('ORDERCLOSED', '订单已关闭');
     if (deduction === 'closed') {

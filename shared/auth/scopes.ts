@@ -20,6 +20,7 @@ export const ROUTE_SCOPES = {
   'POST /papay-contracts/{contract_id}/pre-deduction-notice': 'deductions:write',
   'POST /deductions': 'deductions:write',
   'GET /deductions/{out_trade_no}': 'deductions:read',
+  'POST /deductions/{out_trade_no}/close': 'deductions:write',
 } as const satisfies Record<string, string>;
 
 export type ProtectedRouteKey = keyof typeof ROUTE_SCOPES;

@@ -243,7 +243,7 @@ export function deductionApplier(rt: Runtime): V2NotificationApplier {
 }
 
 /** `/pay/paporderquery`; undefined when it gives no usable answer in the purpose's budget. */
-async function queryDeduction(merchant: MerchantContext, outTradeNo: string, purpose: WechatCallPurpose): Promise<DeductionResult | undefined> {
+export async function queryDeduction(merchant: MerchantContext, outTradeNo: string, purpose: WechatCallPurpose): Promise<DeductionResult | undefined> {
   try {
     const data = (await client(merchant).post(PAPORDERQUERY_PATH, { appid: merchant.appid, out_trade_no: outTradeNo }, { budgetMs: wechatBudgetMs(purpose) })).data;
     if (data['result_code'] !== 'SUCCESS' || data['out_trade_no'] !== outTradeNo || !data['contract_id'] || !data['total_fee']) return undefined;

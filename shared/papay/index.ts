@@ -1,3 +1,4 @@
 export { getPapayContract, getPapayContractByCode, terminatePapayContract } from './contracts';
 export { createDeduction, deductionApplier, getDeduction } from './deductions';
+export { closeDeduction } from './close-deduction';
 export { sendPreDeductionNotice } from './pre-notice';

@@ -24,7 +24,7 @@ const FUNCTIONS = [
   'createRepaymentContract', 'presignRepaymentContractFromQueue', 'getRepaymentContract', 'notifyRepaymentContract', 'notifyRepayment',
   'createContractOrder', 'getContractOrder', 'notifyContractOrderPayment', 'notifyContractOrderContract',
   'closeH5Order', 'closeContractOrder', 'createRefund', 'getRefund', 'notifyRefund', 'notifyContractOrderRefund',
-  'getPapayContract', 'getPapayContractByCode', 'terminatePapayContract', 'sendPreDeductionNotice', 'createDeduction', 'getDeduction', 'notifyDeduction',
+  'getPapayContract', 'getPapayContractByCode', 'terminatePapayContract', 'sendPreDeductionNotice', 'createDeduction', 'getDeduction', 'closeDeduction', 'notifyDeduction',
 ];
 const MERCHANT_ROUTES = [
   'POST /h5-orders', 'GET /h5-orders/{out_trade_no}',
@@ -33,7 +33,7 @@ const MERCHANT_ROUTES = [
   'POST /h5-orders/{out_trade_no}/close', 'POST /contract-orders/{out_trade_no}/close',
   'POST /refunds', 'GET /refunds/{out_refund_no}',
   'GET /papay-contracts/{contract_id}', 'GET /papay-contracts/by-code/{contract_code}', 'POST /papay-contracts/{contract_id}/terminate', 'POST /papay-contracts/{contract_id}/pre-deduction-notice',
-  'POST /deductions', 'GET /deductions/{out_trade_no}',
+  'POST /deductions', 'GET /deductions/{out_trade_no}', 'POST /deductions/{out_trade_no}/close',
 ];
 const NOTIFY_ROUTES = [
   'POST /notify/h5-payment', 'POST /notify/repayment-contract', 'POST /notify/repayment',
@@ -326,6 +326,10 @@ describe('serverless package --stage prod', () => {
     }
     const secretGrants = statements.filter((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue'));
     for (const grant of secretGrants) expect(JSON.stringify(grant.Resource)).toMatch(/secret:wechatpay\/(direct-merchant|service-provider)-\?{6}/);
+    // A claim's guards are ConditionCheck items: only the deduction's create path has them.
+    const guard = (name: string) => JSON.stringify(resources[`${name[0]!.toUpperCase()}${name.slice(1)}IamRoleLambdaExecution`]!.Properties.Policies);
+    expect(guard('createDeduction')).toContain('dynamodb:ConditionCheckItem');
+    expect(guard('getDeduction')).not.toContain('dynamodb:ConditionCheckItem');
     // Only create paths may delete (a claim given back); notify and read paths never can.
     for (const name of ['notifyH5Payment', 'getH5Order', 'notifyRepayment', 'notifyContractOrderPayment']) {
       const role = resources[`${name[0]!.toUpperCase()}${name.slice(1)}IamRoleLambdaExecution`]!;

@@ -8,6 +8,7 @@ import { handler as getByCode } from '../../../functions/http/get-papay-contract
 import { handler as terminateHandler } from '../../../functions/http/terminate-papay-contract';
 import { handler as createDeductionHandler } from '../../../functions/http/create-deduction';
 import { handler as getDeductionHandler } from '../../../functions/http/get-deduction';
+import { handler as closeDeductionHandler } from '../../../functions/http/close-deduction';
 import { handler as notifyPayment } from '../../../functions/notify/contract-order-payment';
 import { handler as notifyContract } from '../../../functions/notify/contract-order-contract';
 import { handler as notifyDeduction } from '../../../functions/notify/deduction';
@@ -361,6 +362,65 @@ describe('deductions', () => {
     expect((await flow.act({ out_trade_no: body.out_trade_no, action: 'deduct-success' })).status).toBe(200);
     sandbox.notifications.cancelAll();
     expect((await send()).statusCode).toBe(200);
+    expect((await deduction(body.out_trade_no)).state).toBe('SUCCESS');
+  });
+});
+
+describe('closing a deduction (checklist papay #15)', () => {
+  const close = (no: string) => call(closeDeductionHandler, '', { pathParameters: { out_trade_no: no } });
+  const moveSandbox = (seconds: number) => fetch(`${sandbox.url}/sandbox/time`, { method: 'POST', body: JSON.stringify({ advance_seconds: seconds }) });
+
+  it('checklist papay #15: SYSTEMERROR → query → close (not before 5 minutes) → only then a new number, charged once', async () => {
+    const id = await signedContract();
+    await sandbox.faults.set({ notifyDelayMs: 60_000, deductionOutcome: 'manual' });
+    const first = deductionBody(id);
+    expect((await deduct(first)).statusCode).toBe(201);
+    const systemError = v2Xml(
+      { return_code: 'SUCCESS', result_code: 'FAIL', err_code: 'SYSTEMERROR', err_code_des: '系统错误', appid: direct.appid, mch_id: direct.mchid, out_trade_no: first.out_trade_no, contract_id: id, total_fee: '990', nonce_str: 'n' },
+      direct.apiV2Key,
+    );
+    const notified = (await (notifyDeduction as unknown as (e: unknown) => Promise<Result>)(httpEvent(systemError, { headers: { 'content-type': 'text/xml' } }))) as Result;
+    expect(notified.statusCode).toBe(200);
+    expect((await deduction(first.out_trade_no)).state).toBe('ACCEPTED'); // the query says still accepted
+    const tooEarly = await close(first.out_trade_no);
+    expect(tooEarly.statusCode).toBe(429);
+    expect(parse(tooEarly).code).toBe('CLOSE_TOO_EARLY');
+    expect(sandboxDeductions(first.out_trade_no)[0]?.trade_state).toBe('ACCEPT');
+    flow.clock.offsetMs = offsetMs + 6 * 60_000;
+    await moveSandbox(6 * 60);
+    try {
+      const closed = await close(first.out_trade_no);
+      expect(closed.statusCode, closed.body).toBe(200);
+      expect(parse(closed).state).toBe('CLOSED');
+      expect(flow.calls.filter((c) => c === 'POST /pay/paporderquery').length).toBeGreaterThanOrEqual(1);
+      expect(sandboxDeductions(first.out_trade_no)[0]?.trade_state).toBe('CLOSED');
+      expect((await close(first.out_trade_no)).statusCode).toBe(200); // idempotent
+      // Closed: the act that would have charged it cannot, and a new number is safe.
+      expect((await flow.act({ out_trade_no: first.out_trade_no, action: 'deduct-success' })).status).not.toBe(200);
+      await sandbox.faults.set({ notifyDelayMs: 0 });
+      const second = deductionBody(id);
+      expect((await deduct(second)).statusCode).toBe(201);
+      expect((await flow.act({ out_trade_no: second.out_trade_no, action: 'deduct-success' })).status).toBe(200);
+      await eventually(() => deduction(second.out_trade_no), (v) => v.state === 'SUCCESS');
+      expect(sandbox.state.listPapOrders().filter((o) => o.contract_id === id && o.trade_state === 'SUCCESS')).toHaveLength(1);
+      expect((await deduction(first.out_trade_no)).state).toBe('CLOSED');
+    } finally {
+      await moveSandbox(-6 * 60);
+    }
+  });
+
+  it('checklist papay #15: a deduction charged without a word to us is found by the query before any close: 409, refund instead', async () => {
+    const id = await signedContract();
+    await sandbox.faults.set({ deductionOutcome: 'manual' });
+    const body = deductionBody(id);
+    expect((await deduct(body)).statusCode).toBe(201);
+    await sandbox.faults.set({ notifyDelayMs: 60_000 });
+    expect((await flow.act({ out_trade_no: body.out_trade_no, action: 'deduct-success' })).status).toBe(200);
+    sandbox.notifications.cancelAll(); // the result notification is lost
+    const refused = await close(body.out_trade_no);
+    expect(refused.statusCode).toBe(409);
+    expect(parse(refused).code).toBe('DEDUCTION_PAID');
+    expect(flow.calls).not.toContain('POST /pay/closeorder');
     expect((await deduction(body.out_trade_no)).state).toBe('SUCCESS');
   });
 });

@@ -20,6 +20,7 @@ import { handler as terminatePapayContract } from '../../../functions/http/termi
 import { handler as createDeduction } from '../../../functions/http/create-deduction';
 import { handler as sendPreDeductionNotice } from '../../../functions/http/send-pre-deduction-notice';
 import { handler as getDeduction } from '../../../functions/http/get-deduction';
+import { handler as closeDeduction } from '../../../functions/http/close-deduction';
 
 type Handler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -41,6 +42,7 @@ const ROUTES: Record<keyof typeof ROUTE_SCOPES, Handler> = {
   'POST /papay-contracts/{contract_id}/pre-deduction-notice': sendPreDeductionNotice as Handler,
   'POST /deductions': createDeduction as Handler,
   'GET /deductions/{out_trade_no}': getDeduction as Handler,
+  'POST /deductions/{out_trade_no}/close': closeDeduction as Handler,
 };
 
 function event(lambda: AuthorizerContext | undefined, headers: Record<string, string> = {}): APIGatewayProxyEventV2 {
