@@ -5,6 +5,7 @@
  *   GET  /sandbox/refunds
  *   POST /sandbox/act            {url | out_trade_no | out_contract_code | contract_code, mchid?, action}
  *                                {out_refund_no, mchid?, action: refund-success | refund-abnormal | refund-close}
+ *                                {out_trade_no, mchid?, action: deduct-success | deduct-fail | deduct-bankerror | deduct-silent-fail}
  *   POST /sandbox/reset          GET|POST /sandbox/time {advance_seconds}
  */
 import { ACTIONS, isTarget, perform, resolveActInput, type ActInput, type SandboxAction } from './actions';

@@ -249,16 +249,20 @@ export function closePapOrder(
   return 'closed';
 }
 
-export const DEDUCTION_ACTIONS = ['deduct-success', 'deduct-fail'] as const;
+export const DEDUCTION_ACTIONS = ['deduct-success', 'deduct-fail', 'deduct-bankerror', 'deduct-silent-fail'] as const;
 export type DeductionAction = (typeof DEDUCTION_ACTIONS)[number];
 
-/** Forces an accepted deduction's outcome now (`deduct-fail` = insufficient balance, notified). */
+/**
+ * Forces an accepted deduction's outcome now: `deduct-fail` = insufficient balance (NOTENOUGH, notified),
+ * `deduct-bankerror` (BANKERROR, notified), `deduct-silent-fail` (PAY_FAIL that WeChat does not notify).
+ */
 export function actOnDeduction(ctx: SandboxContext, outTradeNo: string, mchid: string | undefined, action: DeductionAction): ActionResult {
   const hits = [...ctx.state.papOrders.values()].filter((o) => o.out_trade_no === outTradeNo && (mchid === undefined || o.mchid === mchid));
   if (hits.length !== 1) return actionFail(hits.length === 0 ? 404 : 400, hits.length === 0 ? 'NOT_FOUND' : 'AMBIGUOUS', '扣款单不存在或不唯一');
   const o = hits[0]!;
   if (o.trade_state !== 'ACCEPT') return actionFail(409, 'INVALID_STATE', `扣款单状态为${o.trade_state}`);
-  settleDeduction(ctx, o, action === 'deduct-success' ? 'success' : 'notenough');
+  const outcome = ({ 'deduct-success': 'success', 'deduct-fail': 'notenough', 'deduct-bankerror': 'bankerror', 'deduct-silent-fail': 'silent-fail' } as const)[action];
+  settleDeduction(ctx, o, outcome);
   return actionOk('扣款状态已变更', { out_trade_no: o.out_trade_no, trade_state: o.trade_state });
 }
 

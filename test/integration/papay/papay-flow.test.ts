@@ -315,6 +315,26 @@ describe('deductions', () => {
     expect((await deduction(silent.out_trade_no)).state).toBe('PAY_FAIL');
   });
 
+  it('the sandbox\'s acts force each failure: bank error and balance too low are notified; a contract the user ended cannot be charged', async () => {
+    const id = await signedContract();
+    await sandbox.faults.set({ deductionOutcome: 'manual' });
+    const bank = deductionBody(id);
+    const poor = deductionBody(id);
+    expect((await deduct(bank)).statusCode).toBe(201);
+    expect((await deduct(poor)).statusCode).toBe(201);
+    expect((await flow.act({ out_trade_no: bank.out_trade_no, action: 'deduct-bankerror' })).status).toBe(200);
+    expect((await flow.act({ out_trade_no: poor.out_trade_no, action: 'deduct-fail' })).status).toBe(200);
+    expect(await eventually(() => deduction(bank.out_trade_no), (v) => v.state === 'PAY_FAIL')).toMatchObject({ failure: { err_code: 'BANKERROR' } });
+    expect(await eventually(() => deduction(poor.out_trade_no), (v) => v.state === 'PAY_FAIL')).toMatchObject({ failure: { err_code: 'NOTENOUGH' } });
+    // The user ends the contract in WeChat: the DELETE notification makes it TERMINATED here, and nothing more is charged.
+    const code = sandbox.state.listContracts().papay.find((c) => c.contract_id === id)!.contract_code;
+    expect((await flow.act({ contract_code: code, action: 'terminate' })).status).toBe(200);
+    await eventually(async () => parse(await contract(id)).state, (state) => state === 'TERMINATED');
+    const refused = await deduct(deductionBody(id));
+    expect(parse(refused).code).toBe('CONTRACT_NOT_SIGNED');
+    expect(pappayCalls()).toBe(2);
+  });
+
   it('checklist papay #14: a result notification whose total_fee or contract differs is flagged, not booked; the genuine one is', async () => {
     const id = await signedContract();
     await sandbox.faults.set({ notifyDelayMs: 60_000 });
