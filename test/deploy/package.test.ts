@@ -20,7 +20,7 @@ let resources: Record<string, Resource>;
 let out: string;
 
 const FUNCTIONS = [
-  'authorizer', 'createH5Order', 'getH5Order', 'notifyH5Payment',
+  'authorizer', 'apiDocs', 'createH5Order', 'getH5Order', 'notifyH5Payment',
   'createRepaymentContract', 'presignRepaymentContractFromQueue', 'getRepaymentContract', 'notifyRepaymentContract', 'notifyRepayment',
   'createContractOrder', 'getContractOrder', 'notifyContractOrderPayment', 'notifyContractOrderContract',
   'closeH5Order', 'closeContractOrder', 'createRefund', 'getRefund', 'notifyRefund', 'notifyContractOrderRefund',
@@ -40,6 +40,8 @@ const NOTIFY_ROUTES = [
   'POST /notify/contract-order/payment', 'POST /notify/contract-order/contract',
   'POST /notify/refund', 'POST /notify/contract-order/refund', 'POST /notify/deduction',
 ];
+/** Public documentation: the OpenAPI document and its page. */
+const DOCS_ROUTES = ['GET /openapi.json', 'GET /docs'];
 
 /** This machine's environment minus every variable a stage param's default reads: the params under test decide. */
 function withoutSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -194,8 +196,8 @@ describe('serverless package --stage prod', () => {
   it('routes merchant paths through the JWT authorizer and leaves notify paths to signature checks', () => {
     const routes = Object.fromEntries(ofType('AWS::ApiGatewayV2::Route').map(([, r]) => [r.Properties.RouteKey, r.Properties]));
     for (const key of MERCHANT_ROUTES) expect(routes[key]?.AuthorizationType, key).toBe('CUSTOM');
-    for (const key of NOTIFY_ROUTES) expect(routes[key]?.AuthorizationType ?? 'NONE', key).toBe('NONE');
-    expect(Object.keys(routes).sort()).toEqual([...MERCHANT_ROUTES, ...NOTIFY_ROUTES].sort());
+    for (const key of [...NOTIFY_ROUTES, ...DOCS_ROUTES]) expect(routes[key]?.AuthorizationType ?? 'NONE', key).toBe('NONE');
+    expect(Object.keys(routes).sort()).toEqual([...MERCHANT_ROUTES, ...NOTIFY_ROUTES, ...DOCS_ROUTES].sort());
     const [, authorizer] = ofType('AWS::ApiGatewayV2::Authorizer')[0]!;
     expect(authorizer.Properties).toMatchObject({ AuthorizerType: 'REQUEST', EnableSimpleResponses: true, AuthorizerResultTtlInSeconds: 0 });
     // No identity source: a request without a token still reaches the authorizer, so the route answers TOKEN_MISSING

@@ -1,4 +1,4 @@
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
@@ -6,7 +6,9 @@ import { freePort } from '../../scripts/local/dynamodb';
 import { startOffline, type Offline } from '../../scripts/local/offline';
 import { offsetToBeijingHour } from '../../sandbox/clock';
 import { startSandbox, type RunningSandbox } from '../../sandbox/index';
+import { wechatPayClient } from '../../client';
 import { localStack, testToken } from '../support/env';
+import { checkResponse } from '../support/openapi';
 
 /**
  * The product as a merchant runs it: serverless-offline (esbuild bundles, the jose authorizer, real HTTP, the
@@ -93,8 +95,21 @@ async function call(method: string, path: string, options: { token?: string; bod
     ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
   });
   const text = await response.text();
-  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, any>) : {} };
+  const body = text ? (JSON.parse(text) as Record<string, any>) : {};
+  // Every answer of the running service must be one docs/openapi.json documents.
+  checkResponse(method, path, response.status, response.headers.get('content-type'), text ? body : undefined);
+  return { status: response.status, body };
 }
+
+/** The typed client merchants use (client/), its answers checked against the document like every other. */
+const validatingFetch: typeof fetch = async (input, init) => {
+  const request = input instanceof Request ? input : new Request(input, init);
+  const response = await fetch(request);
+  const text = await response.clone().text();
+  checkResponse(request.method, request.url, response.status, response.headers.get('content-type'), text ? JSON.parse(text) : undefined);
+  return response;
+};
+const typedClient = () => wechatPayClient({ baseUrl: api, token: () => testToken(), fetch: validatingFetch });
 
 describe('H5 payments through serverless-offline', () => {
   it('lets nothing reach a handler unauthenticated, and says why as problem+json with a distinct code', async () => {
@@ -286,6 +301,30 @@ describe('pay-and-sign contract orders through serverless-offline', () => {
   });
 });
 
+describe('the OpenAPI document through serverless-offline', () => {
+  it('GET /openapi.json is the committed document, without a token', async () => {
+    const response = await fetch(`${api}/openapi.json`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual(JSON.parse(readFileSync('docs/openapi.json', 'utf8')));
+  });
+
+  it.skipIf(!existsSync(CHROMIUM))('GET /docs renders every operation in a browser', async () => {
+    let browser: Browser | undefined;
+    try {
+      browser = await launchBrowser();
+      const page = await browser.newPage();
+      await page.goto(`${api}/docs`);
+      await page.locator('[data-operation="createDeduction"]').waitFor();
+      const operations = await page.locator('[data-operation]').count();
+      const documented = Object.values(JSON.parse(readFileSync('docs/openapi.json', 'utf8')).paths as Record<string, object>).reduce((n, item) => n + Object.keys(item).length, 0);
+      expect(operations).toBe(documented);
+      expect(await page.locator('[data-operation="createDeduction"]').innerText()).toContain('deductions:write');
+    } finally {
+      await browser?.close();
+    }
+  });
+});
+
 describe('papay through serverless-offline', () => {
   it.skipIf(!existsSync(CHROMIUM))(
     'MWEB pay-and-sign in the browser → contract SIGNED → deduction → notification → SUCCESS → refund → terminate → a second deduction refused',
@@ -324,12 +363,15 @@ describe('papay through serverless-offline', () => {
         .toBe('SIGNED');
       expect((await call('GET', `/papay-contracts/${contractId}`, { token })).body).toMatchObject({ contract_id: contractId, state: 'SIGNED', contract_code: body.contract_code });
 
+      // Through the typed client merchants use (client/), generated from the OpenAPI document.
+      const client = typedClient();
       const charge = { contract_id: contractId, out_trade_no: unique('E2ED'), total_fee: 990, body: '月卡续费' };
-      const deducted = await call('POST', '/deductions', { token, body: charge });
-      expect(deducted.status, JSON.stringify(deducted.body)).toBe(201);
-      expect(deducted.body).toMatchObject({ state: 'ACCEPTED', contract_id: contractId, total_fee: 990 });
+      const deducted = await client.POST('/deductions', { body: charge });
+      expect(deducted.response.status, JSON.stringify(deducted.error)).toBe(201);
+      expect(deducted.data).toMatchObject({ state: 'ACCEPTED', contract_id: contractId, total_fee: 990 });
       expect(await act({ out_trade_no: charge.out_trade_no, action: 'deduct-success' })).toBe(200);
-      await expect.poll(async () => (await call('GET', `/deductions/${charge.out_trade_no}`, { token })).body.state, { timeout: 15_000, interval: 250 }).toBe('SUCCESS');
+      const get = () => client.GET('/deductions/{out_trade_no}', { params: { path: { out_trade_no: charge.out_trade_no } } });
+      await expect.poll(async () => (await get()).data?.state, { timeout: 15_000, interval: 250 }).toBe('SUCCESS');
 
       const outRefundNo = unique('E2ER');
       const refund = await call('POST', '/refunds', { token, body: { out_trade_no: charge.out_trade_no, out_refund_no: outRefundNo, amount: { refund: 490 } } });
