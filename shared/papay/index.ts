@@ -2,3 +2,4 @@ export { getPapayContract, getPapayContractByCode, terminatePapayContract } from
 export { createDeduction, deductionApplier, getDeduction } from './deductions';
 export { closeDeduction } from './close-deduction';
 export { sendPreDeductionNotice } from './pre-notice';
+export { papayContractApplier } from './contract-notification';

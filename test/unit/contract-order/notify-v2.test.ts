@@ -10,7 +10,8 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { contractOrderContractApplier, contractOrderPaymentApplier } from '../../../shared/contract-order';
+import { contractOrderPaymentApplier } from '../../../shared/contract-order';
+import { papayContractApplier } from '../../../shared/papay';
 import type { HttpEvent } from '../../../shared/http/request';
 import type { MerchantContext } from '../../../shared/merchant/context';
 import type { MerchantDirectory } from '../../../shared/merchant/directory';
@@ -419,7 +420,7 @@ describe('contract-order appliers behind the pipeline (DynamoDB mocked)', () => 
     ddb.reset();
     ddb.on(UpdateItemCommand).resolves({ Attributes: marshall({ pk: 'PAPCODE#100001256', sk: 'CODE', state: 'SIGNED' }) });
     const { rt } = fakeRuntime();
-    const result = await run(xml(signed(contract())), contractOrderContractApplier(rt), rt);
+    const result = await run(xml(signed(contract())), papayContractApplier(rt), rt);
     expect(result.body).toBe(V2_SUCCESS_BODY);
     const update = ddb.commandCalls(UpdateItemCommand)[0]!.args[0].input;
     expect(update.Key).toEqual(marshall({ pk: 'PAPCODE#100001256', sk: 'CODE' }));
@@ -431,7 +432,7 @@ describe('contract-order appliers behind the pipeline (DynamoDB mocked)', () => 
   it('contract with a missing contract_id or an unknown change_type → 400', async () => {
     const { rt } = fakeRuntime();
     for (const fields of [(({ contract_id: _c, ...rest }) => rest)(contract()), contract({ change_type: 'MODIFY' })]) {
-      expect((await run(xml(signed(fields)), contractOrderContractApplier(rt), rt)).statusCode).toBe(400);
+      expect((await run(xml(signed(fields)), papayContractApplier(rt), rt)).statusCode).toBe(400);
     }
   });
 });
