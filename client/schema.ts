@@ -425,6 +425,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/reconciliation/{date}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A day's reconciliation against WeChat's trade bill: its run and every difference (checklist G7) */
+        get: operations["getReconciliation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/refunds": {
         parameters: {
             query?: never;
@@ -835,6 +852,38 @@ export interface components {
             wechatpay?: {
                 [key: string]: unknown;
             };
+        };
+        Reconciliation: {
+            date: string;
+            mchid: string;
+            /** @description RFC 3339, Beijing time (+08:00) */
+            ran_at: string;
+            bill: {
+                sha1: string;
+                lines: number;
+            };
+            settled_here: number;
+            differences: {
+                /** @enum {string} */
+                kind: "NOT_RECORDED" | "NOT_IN_BILL" | "AMOUNT_DIFFERS" | "TRANSACTION_DIFFERS";
+                key: string;
+                out_trade_no: string;
+                out_refund_no?: string;
+                wechat?: {
+                    /** @description fen (1/100 CNY) */
+                    amount: number;
+                    transaction_id: string;
+                    trade_type: string;
+                };
+                ours?: {
+                    /** @description fen (1/100 CNY) */
+                    amount: number;
+                    transaction_id?: string;
+                    product: string;
+                };
+                /** @description RFC 3339, Beijing time (+08:00) */
+                found_at: string;
+            }[];
         };
         Refund: {
             out_refund_no: string;
@@ -2478,6 +2527,74 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PapayContract"];
+                };
+            };
+            /** @description invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the token lacks the route's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service failed or is misconfigured */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getReconciliation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a Beijing day, YYYY-MM-DD */
+                date: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Reconciliation"];
                 };
             };
             /** @description invalid input; `errors` names each field */

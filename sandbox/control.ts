@@ -10,6 +10,7 @@
  */
 import { ACTIONS, isTarget, perform, resolveActInput, type ActInput, type SandboxAction } from './actions';
 import type { SandboxContext } from './context';
+import { addBillDiscrepancy } from './products/bill';
 import { FaultInputError } from './faults';
 import { actOnRefund, REFUND_ACTIONS, settleDue, type RefundAction } from './products/refund';
 import { actOnDeduction, DEDUCTION_ACTIONS, settleDueDeductions, type DeductionAction } from './products/papay';
@@ -80,6 +81,11 @@ export async function handleControl(host: ControlHost, method: string, path: str
       return { status: 200, body: { ok: true } };
     case 'GET /sandbox/time':
       return { status: 200, body: { now: new Date(ctx.clock.now()).toISOString(), offset_seconds: ctx.clock.offsetSeconds() } };
+    case 'POST /sandbox/bill-discrepancy': {
+      const body = parseObject(raw);
+      if (!body) return bad('body must be a JSON object');
+      return addBillDiscrepancy(ctx, body);
+    }
     case 'POST /sandbox/time': {
       const body = parseObject(raw);
       const advance = body?.['advance_seconds'];

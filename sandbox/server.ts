@@ -17,6 +17,8 @@ import { describeClientCertificate } from './tls';
 import { handleDeleteContract, handlePapOrderQuery, handlePapPayApply, handleQueryContract } from './products/papay';
 import { wechatpaySignatureHeaders } from './signer';
 import { runV3 } from './v3';
+import { authenticate } from './auth';
+import { billFile } from './products/bill';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -253,6 +255,14 @@ export class SandboxServer implements ControlHost {
       return;
     }
     try {
+      if (path === '/v3/billdownload/file' && method === 'GET') {
+        // A signed request like any v3 call; the answer is the file itself, not signed (WeChat's rule for downloads).
+        const merchant = authenticate({ method, url, authorization: req.headers['authorization'], body: raw }, this.ctx.config, this.ctx.clock.real());
+        const file = billFile(this.ctx, merchant, query.get('token') ?? '');
+        res.writeHead(file.status, { 'Content-Type': file.contentType, 'Content-Length': file.body.length });
+        res.end(file.body);
+        return;
+      }
       if (path.startsWith('/v3/')) {
         const outcome = runV3(this.ctx, { method, url, headers: req.headers, body: raw, baseUrl: this.baseUrl(listener) });
         if (outcome.kind === 'hang') this.hang(res);

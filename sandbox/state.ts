@@ -4,6 +4,7 @@
  */
 import type { TradeType } from './validate/contract-order';
 import type { V2SignType } from './crypto';
+import type { BillDiscrepancy } from './products/bill';
 
 export type TradeState = 'NOTPAY' | 'SUCCESS' | 'CLOSED';
 
@@ -217,6 +218,10 @@ export class SandboxState {
   readonly refunds = new Map<string, SandboxRefund>();
   /** mchid:out_trade_no -> papay deduction (its own namespace from the payment orders in the sandbox). */
   readonly papOrders = new Map<string, PapOrder>();
+  /** Bill download tokens (sandbox/products/bill.ts). */
+  readonly billTokens = new Map<string, unknown>();
+  /** Differences injected into the bills (never into the ledger). */
+  readonly billDiscrepancies: BillDiscrepancy[] = [];
   /** Real-time timers that settle PROCESSING refunds; cleared with the state. */
   readonly timers = new Set<NodeJS.Timeout>();
 
@@ -225,6 +230,8 @@ export class SandboxState {
     this.timers.clear();
     this.refunds.clear();
     this.papOrders.clear();
+    this.billTokens.clear();
+    this.billDiscrepancies.length = 0;
     this.orders.clear();
     this.papContracts.clear();
     this.requestSerials.clear();

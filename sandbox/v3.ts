@@ -12,6 +12,7 @@ import { presignH5, queryContract, queryDeductOrder, terminateByMerchant } from 
 import { parseJsonBody, type JsonObject } from './validate/json';
 import { createV3Refund, queryV3Refund } from './products/refund';
 import { preDeductionNotice } from './products/papay';
+import { tradeBill } from './products/bill';
 
 export interface V3Call {
   ctx: SandboxContext;
@@ -48,6 +49,7 @@ const ROUTES: Route[] = [
     pattern: /^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)\/close$/,
     run: (c) => closeOrder(c.ctx, c.merchant, p0(c), c.body),
   },
+  { method: 'GET', pattern: /^\/v3\/bill\/tradebill$/, run: (c) => tradeBill(c.ctx, c.merchant, c.query, c.baseUrl) },
   { method: 'POST', pattern: /^\/v3\/papay\/contracts\/([^/]+)\/notify$/, run: (c) => preDeductionNotice(c.ctx, c.merchant, p0(c), c.body) },
   { method: 'POST', pattern: /^\/v3\/refund\/domestic\/refunds$/, run: (c) => createV3Refund(c.ctx, c.merchant, c.body) },
   { method: 'GET', pattern: /^\/v3\/refund\/domestic\/refunds\/([^/]+)$/, run: (c) => queryV3Refund(c.ctx, c.merchant, p0(c)) },

@@ -9,6 +9,7 @@ import {
   DescribeTimeToLiveCommand,
   DynamoDBClient,
   ListTablesCommand,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
@@ -208,6 +209,7 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
     if (Date.now() > deadline) throw new StartupError(`table ${tableName} did not become ACTIVE within 60 s`);
     await sleep(50);
   }
+  table = await addMissingIndexes(client, tableName, table);
   const ttl = await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
   const status = ttl.TimeToLiveDescription?.TimeToLiveStatus;
   const attribute = ttl.TimeToLiveDescription?.AttributeName;
@@ -220,6 +222,31 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
     );
   }
   return table;
+}
+
+/** A table kept from an earlier `npm start` (`.local/dynamodb`) gains the indexes added to the definition since. */
+async function addMissingIndexes(client: DynamoDBClient, tableName: string, table: TableDescription): Promise<TableDescription> {
+  const wanted = tableDefinition(tableName);
+  const have = new Set((table.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
+  const missing = (wanted.GlobalSecondaryIndexes ?? []).filter((index) => !have.has(index.IndexName));
+  if (missing.length === 0) return table;
+  for (const index of missing) {
+    await client.send(
+      new UpdateTableCommand({
+        TableName: tableName,
+        AttributeDefinitions: wanted.AttributeDefinitions,
+        GlobalSecondaryIndexUpdates: [{ Create: { IndexName: index.IndexName, KeySchema: index.KeySchema, Projection: index.Projection } }],
+      }),
+    );
+  }
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const current = await describe(client, tableName);
+    const ready = current?.TableStatus === 'ACTIVE' && (current.GlobalSecondaryIndexes ?? []).every((index) => index.IndexStatus === 'ACTIVE');
+    if (current && ready && missing.every((m) => current.GlobalSecondaryIndexes?.some((index) => index.IndexName === m.IndexName))) return current;
+    if (Date.now() > deadline) throw new StartupError(`the indexes of ${tableName} did not become ACTIVE within 60 s`);
+    await sleep(100);
+  }
 }
 
 async function describe(client: DynamoDBClient, tableName: string): Promise<TableDescription | undefined> {

@@ -147,6 +147,7 @@ export function buildOpenApiDocument(): Json {
       { name: 'Pay-and-sign' },
       { name: 'Papay' },
       { name: 'Refunds' },
+      { name: 'Reconciliation' },
       { name: 'WeChat-facing notifications', description: 'Called by WeChat Pay; documented so their behaviour is known, never called by merchants.' },
       { name: 'Documentation' },
     ],

@@ -13,6 +13,7 @@ import {
   papayContractSchema,
   preNoticeSchema,
   presignAnswerSchema,
+  reconciliationSchema,
   refundSchema,
   repaymentContractSchema,
 } from './responses';
@@ -35,6 +36,7 @@ export interface MerchantOperation {
 /** Path parameters and the characters WeChat allows in each. */
 export const PATH_PARAMETERS: Record<string, { pattern: string; description: string }> = {
   out_trade_no: { pattern: '^[0-9A-Za-z_\\-|*]{1,32}$', description: 'the merchant order number' },
+  date: { pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'a Beijing day, YYYY-MM-DD' },
   out_refund_no: { pattern: '^[0-9A-Za-z_\\-|*@]{1,64}$', description: 'the merchant refund number' },
   out_contract_code: { pattern: '^[0-9A-Za-z]{1,64}$', description: 'the lender\'s contract code' },
   contract_id: { pattern: '^[0-9A-Za-z_-]{1,32}$', description: 'WeChat\'s papay contract id' },
@@ -207,6 +209,13 @@ export const MERCHANT_OPERATIONS: Record<ProtectedRouteKey, MerchantOperation> =
     summary: 'Query, then close a deduction whose outcome is unknown, before trying a new number (papay checklist #15)',
     success: { status: 200, name: 'Deduction', schema: deductionSchema },
     errors: [404, 409, 422, 429, 502, 503],
+  },
+  'GET /reconciliation/{date}': {
+    operationId: 'getReconciliation',
+    tag: 'Reconciliation',
+    summary: 'A day\'s reconciliation against WeChat\'s trade bill: its run and every difference (checklist G7)',
+    success: { status: 200, name: 'Reconciliation', schema: reconciliationSchema },
+    errors: [404],
   },
 };
 

@@ -175,3 +175,25 @@ export const deductionSchema = v.strictObject({
   updated_at: time,
   ...refunds,
 });
+
+const billSide = v.strictObject({ amount: fen, transaction_id: text, trade_type: text });
+const ourSide = v.strictObject({ amount: fen, transaction_id: v.optional(text), product: text });
+
+export const reconciliationSchema = v.strictObject({
+  date: text,
+  mchid: text,
+  ran_at: time,
+  bill: v.strictObject({ sha1: text, lines: v.number() }),
+  settled_here: v.number(),
+  differences: v.array(
+    v.strictObject({
+      kind: v.picklist(['NOT_RECORDED', 'NOT_IN_BILL', 'AMOUNT_DIFFERS', 'TRANSACTION_DIFFERS']),
+      key: text,
+      out_trade_no: text,
+      out_refund_no: v.optional(text),
+      wechat: v.optional(billSide),
+      ours: v.optional(ourSide),
+      found_at: time,
+    }),
+  ),
+});

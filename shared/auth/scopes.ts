@@ -21,6 +21,7 @@ export const ROUTE_SCOPES = {
   'POST /deductions': 'deductions:write',
   'GET /deductions/{out_trade_no}': 'deductions:read',
   'POST /deductions/{out_trade_no}/close': 'deductions:write',
+  'GET /reconciliation/{date}': 'reports:read',
 } as const satisfies Record<string, string>;
 
 export type ProtectedRouteKey = keyof typeof ROUTE_SCOPES;

@@ -6,6 +6,7 @@ import { keys } from '../store/keys';
 import { applyTransition, type TransitionOutcome } from '../store/transitions';
 import { recordUnmatched } from '../store/unmatched';
 import { PAYMENT_FORWARD_FROM, type ContractOrderRecord } from './record';
+import { settledDay } from '../reconciliation/day';
 
 export const PAYMENT_PRODUCT = 'CONTRACT_ORDER_PAYMENT';
 
@@ -99,6 +100,7 @@ export async function applyPaymentResult(
           cash_fee: n.cash_fee === undefined ? undefined : Number(n.cash_fee),
           bank_type: n.bank_type || undefined,
           time_end: n.time_end || undefined,
+          settled_day: settledDay(n.time_end, rt.now()),
           is_subscribe: n.is_subscribe || undefined,
         }
       : { payment_err_code: n.err_code || undefined, payment_err_code_des: n.err_code_des || undefined },

@@ -5,6 +5,7 @@ import { keys } from '../store/keys';
 import { applyTransition, type TransitionResult } from '../store/transitions';
 import { recordUnmatched } from '../store/unmatched';
 import { FORWARD_FROM, type H5OrderRecord, type H5State } from './record';
+import { settledDay } from '../reconciliation/day';
 
 /**
  * A WeChat transaction as the payment notification and the query API describe it. Only what we bind to and
@@ -58,6 +59,7 @@ export async function applyTransaction(rt: Runtime, tx: Transaction, eventId: st
             trade_state_desc: tx.trade_state_desc,
             bank_type: tx.bank_type,
             success_time: tx.success_time,
+            settled_day: to === 'SUCCESS' ? settledDay(tx.success_time, rt.now()) : undefined,
             payer_openid: tx.payer?.openid,
             payer_total: tx.amount.payer_total,
           },

@@ -19,6 +19,7 @@ import { orderRefundsView, type OrderRefundsView } from '../refund/record';
 import { refundsOf } from '../refund/orders';
 import { DEDUCTION_FORWARD_FROM, toDeductionView, type DeductionRecord, type DeductionState, type DeductionView } from './record';
 import { createDeductionSchema, type CreateDeductionInput } from './schema';
+import { settledDay } from '../reconciliation/day';
 
 export const PAPPAYAPPLY_PATH = '/pay/pappayapply';
 export const PAPORDERQUERY_PATH = '/pay/paporderquery';
@@ -196,7 +197,7 @@ export async function applyDeductionResult(rt: Runtime, r: DeductionResult, even
     now: rt.now(),
     expect: { kind: 'DEDUCTION', mchid: r.mch_id, appid: r.appid, contract_id: r.contract_id, total_fee: totalFee },
     set: paid
-      ? { transaction_id: r.transaction_id, time_end: r.time_end || undefined, bank_type: r.bank_type || undefined }
+      ? { transaction_id: r.transaction_id, time_end: r.time_end || undefined, bank_type: r.bank_type || undefined, settled_day: settledDay(r.time_end, rt.now()) }
       : { err_code: r.err_code || undefined, err_code_des: r.err_code_des || undefined },
   });
   if (outcome.kind === 'unknown' || outcome.kind === 'mismatch') {

@@ -6,6 +6,7 @@ import { recordUnmatched } from '../store/unmatched';
 import { changeRefund } from './ledger';
 import { REFUND_FORWARD_FROM, type RefundRecord } from './record';
 import type { RefundFacts } from './wechat';
+import { settledDay } from '../reconciliation/day';
 
 export const REFUND_PRODUCT = 'REFUND';
 
@@ -45,6 +46,7 @@ export async function applyRefundFacts(rt: Runtime, outRefundNo: string, facts: 
         channel: facts.channel,
         user_received_account: facts.user_received_account,
         success_time: facts.success_time,
+        settled_day: to === 'SUCCESS' ? settledDay(facts.success_time, rt.now()) : undefined,
         wechat_create_time: facts.create_time,
         payer_refund: facts.payer_refund,
       },

@@ -26,6 +26,8 @@ export interface RuntimeOverrides {
   secrets?: SecretsLoader;
   fetch?: typeof fetch;
   now?: () => number;
+  /** Real time for signature freshness; defaults to `now` when that is overridden, else the wall clock. */
+  wallClock?: () => number;
 }
 
 export function createRuntime(overrides: RuntimeOverrides = {}): Runtime {
@@ -33,7 +35,7 @@ export function createRuntime(overrides: RuntimeOverrides = {}): Runtime {
   const config = loadConfig(env);
   const offsetMs = config.clockOffsetMs;
   const now = overrides.now ?? (offsetMs === 0 ? Date.now : () => Date.now() + offsetMs);
-  const wallClock = overrides.now ?? Date.now;
+  const wallClock = overrides.wallClock ?? overrides.now ?? Date.now;
   const dynamo = createDynamoClient(config.dynamoEndpoint ? { endpoint: config.dynamoEndpoint } : {});
   const secrets = overrides.secrets ?? secretsLoaderFromEnv(env);
   const merchants = new MerchantDirectory(

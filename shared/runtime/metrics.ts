@@ -61,3 +61,8 @@ export function countRefundOutcome(state: string): void {
   if (state === 'ABNORMAL') metrics.addMetric('RefundsAbnormal', MetricUnit.Count, 1);
   else if (state === 'UNCERTAIN') metrics.addMetric('RefundsUncertain', MetricUnit.Count, 1);
 }
+
+/** A reconciliation's differences (alarmed on: any is money WeChat and we disagree about). */
+export function countReconciliationDifferences(count: number): void {
+  metrics.addMetric('ReconciliationDifferences', MetricUnit.Count, count);
+}

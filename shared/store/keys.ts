@@ -24,6 +24,9 @@ export const keys = {
   deduction: (outTradeNo: string): RecordKey => ({ pk: `PAPDEDUCT#${outTradeNo}`, sk: 'DEDUCTION' }),
   /** A refund, by the merchant's out_refund_no (unique per merchant across both refund protocols). */
   refund: (outRefundNo: string): RecordKey => ({ pk: `REFUND#${outRefundNo}`, sk: 'REFUND' }),
+  /** One day's reconciliation: its run (`RUN`) and each difference (`DIFF#<kind>#<key>`). */
+  reconciliationRun: (day: string): RecordKey => ({ pk: `RECON#${day}`, sk: 'RUN' }),
+  reconciliationDifference: (day: string, kind: string, key: string): RecordKey => ({ pk: `RECON#${day}`, sk: `DIFF#${kind}#${key}` }),
   /** A queued presign refused before it could own its out_contract_code (unreadable code, or the code is taken). */
   presignMessageRejection: (messageId: string): RecordKey => ({ pk: `PRESIGNMSG#${messageId}`, sk: 'REJECTED' }),
 };

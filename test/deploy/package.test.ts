@@ -24,7 +24,7 @@ const FUNCTIONS = [
   'createRepaymentContract', 'presignRepaymentContractFromQueue', 'getRepaymentContract', 'notifyRepaymentContract', 'notifyRepayment',
   'createContractOrder', 'getContractOrder', 'notifyContractOrderPayment', 'notifyContractOrderContract',
   'closeH5Order', 'closeContractOrder', 'createRefund', 'getRefund', 'notifyRefund', 'notifyContractOrderRefund',
-  'getPapayContract', 'getPapayContractByCode', 'terminatePapayContract', 'sendPreDeductionNotice', 'createDeduction', 'getDeduction', 'closeDeduction', 'notifyDeduction',
+  'getPapayContract', 'getPapayContractByCode', 'terminatePapayContract', 'sendPreDeductionNotice', 'createDeduction', 'getDeduction', 'closeDeduction', 'notifyDeduction', 'reconcileDaily', 'getReconciliation',
 ];
 const MERCHANT_ROUTES = [
   'POST /h5-orders', 'GET /h5-orders/{out_trade_no}',
@@ -34,6 +34,7 @@ const MERCHANT_ROUTES = [
   'POST /refunds', 'GET /refunds/{out_refund_no}',
   'GET /papay-contracts/{contract_id}', 'GET /papay-contracts/by-code/{contract_code}', 'POST /papay-contracts/{contract_id}/terminate', 'POST /papay-contracts/{contract_id}/pre-deduction-notice',
   'POST /deductions', 'GET /deductions/{out_trade_no}', 'POST /deductions/{out_trade_no}/close',
+  'GET /reconciliation/{date}',
 ];
 const NOTIFY_ROUTES = [
   'POST /notify/h5-payment', 'POST /notify/repayment-contract', 'POST /notify/repayment',
@@ -205,11 +206,22 @@ describe('serverless package --stage prod', () => {
     expect(authorizer.Properties.IdentitySource ?? []).toEqual([]);
   });
 
+  it('runs the reconciliation daily after 10:00 Beijing time, reading one day with a Query on the sparse index, never a Scan', () => {
+    const rules = ofType('AWS::Events::Rule');
+    expect(rules.map(([, r]) => r.Properties.ScheduleExpression)).toContain('cron(30 2 * * ? *)');
+    const policies = JSON.stringify(resources.ReconcileDailyIamRoleLambdaExecution!.Properties.Policies);
+    expect(policies).toContain('/index/by_settled_day');
+    expect(policies).toContain('dynamodb:Query');
+    const all = JSON.stringify(ofType('AWS::IAM::Role').map(([, r]) => r.Properties.Policies));
+    expect(all).not.toContain('dynamodb:Scan');
+  });
+
   it('declares the table as shared/store/table.ts does, with TTL, stream, PITR and encryption', () => {
     const table = resources.StateTable!.Properties;
     const local = tableDefinition('x');
     expect(table.KeySchema).toEqual(local.KeySchema);
     expect(table.AttributeDefinitions).toEqual(local.AttributeDefinitions);
+    expect(table.GlobalSecondaryIndexes).toEqual(local.GlobalSecondaryIndexes);
     expect(table.BillingMode).toBe('PAY_PER_REQUEST');
     expect(table.TimeToLiveSpecification).toEqual({ AttributeName: TTL_ATTRIBUTE, Enabled: true });
     expect(table.StreamSpecification.StreamViewType).toBe('NEW_AND_OLD_IMAGES');
@@ -233,7 +245,7 @@ describe('serverless package --stage prod', () => {
       .sort();
     expect(metrics).toEqual([
       '5xx', 'ApproximateAgeOfOldestMessage', 'ApproximateNumberOfMessagesVisible', 'NotificationsFailed', 'NotificationsRefusedKnownSerial',
-      'NotificationsUnmatched', 'RefundsAbnormal', 'WechatPayCallErrors',
+      'NotificationsUnmatched', 'ReconciliationDifferences', 'RefundsAbnormal', 'WechatPayCallErrors',
     ]);
     for (const [, alarm] of ofType('AWS::CloudWatch::Alarm')) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
     const age = ofType('AWS::CloudWatch::Alarm').find(([, a]) => a.Properties.MetricName === 'ApproximateAgeOfOldestMessage')![1].Properties;
@@ -257,7 +269,7 @@ describe('serverless package --stage prod', () => {
       expect(of('Duration')).toMatchObject({ ExtendedStatistic: 'p99', Threshold: fn.Timeout * 800, ComparisonOperator: 'GreaterThanThreshold' });
     }
     // Timeouts differ: the authorizer's 5 s, the WeChat-calling routes' 29 s, the 10 s default.
-    expect(new Set(FUNCTIONS.map((name) => resources[logicalId(name)]!.Properties.Timeout))).toEqual(new Set([5, 10, 29]));
+    expect(new Set(FUNCTIONS.map((name) => resources[logicalId(name)]!.Properties.Timeout))).toEqual(new Set([5, 10, 29, 120]));
   });
 
   it('publishes alarms to a topic encrypted with a key CloudWatch may use, not alias/aws/sns', () => {

@@ -118,6 +118,8 @@ export async function startFlowStack(options: FlowOptions): Promise<FlowStack> {
       },
       fetch: countingFetch,
       now: () => clock.frozenMs ?? Date.now() + clock.offsetMs,
+      // Signatures are checked against real time, as the sandbox signs with it; a frozen clock freezes both.
+      wallClock: () => clock.frozenMs ?? Date.now(),
     });
     options.onRuntime?.(rt);
     return rt;

@@ -113,7 +113,7 @@ function joinUrl(baseUrl: string, pathAndQuery: string): URL {
 }
 
 export class Transport {
-  private readonly baseUrls: readonly string[];
+  readonly baseUrls: readonly string[];
   private readonly timeoutMs: number;
   private readonly maxAttempts: number;
   private readonly backoffBaseMs: number;

@@ -149,6 +149,43 @@ export class WechatPayV3Client {
     this.toleranceSeconds = options.toleranceSeconds;
   }
 
+  /**
+   * Downloads a file WeChat handed out a URL for (a bill's `download_url`): a GET signed like any v3 call over the
+   * URL's path and raw query, sent only to our own WeChat origins (never wherever a URL points), answered with bytes
+   * WeChat does not sign: the caller checks them against the hash from the signed answer that named the URL.
+   */
+  async download(downloadUrl: string, options: { budgetMs?: number; signal?: AbortSignal } = {}): Promise<Buffer> {
+    const url = new URL(downloadUrl);
+    if (!this.transport.baseUrls.some((base) => new URL(base).origin === url.origin)) {
+      throw new TypeError(`download URL ${url.origin} is not a WeChat Pay origin this client calls`);
+    }
+    const pathAndQuery = `${url.pathname}${url.search}`;
+    const response = await this.transport.send(
+      pathAndQuery,
+      (target) => {
+        const timestamp = Math.floor(this.now() / 1000);
+        const nonce = createNonce();
+        const signature = rsaSha256Sign(signatureMessage('GET', canonicalUrl(target), timestamp, nonce, ''), this.privateKey);
+        return {
+          method: 'GET',
+          headers: {
+            Accept: '*/*',
+            'User-Agent': this.userAgent,
+            Authorization: formatAuthorization({ mchid: this.mchid, nonce, timestamp, serialNo: this.serialNo, signature }),
+          },
+          body: undefined,
+        };
+      },
+      options.signal,
+      options.budgetMs,
+    );
+    const requestId = response.headers.get('request-id') ?? undefined;
+    if (response.status < 200 || response.status >= 300) {
+      throw withTrace(apiError(response.status, response.body.toString('utf8'), requestId), response.attempts, response.baseUrl);
+    }
+    return response.body;
+  }
+
   async request<T = unknown>(request: V3Request): Promise<V3Response<T>> {
     if (!request.path.startsWith('/')) throw new TypeError(`path must start with '/': ${request.path}`);
     const method = request.method.toUpperCase();

@@ -21,6 +21,7 @@ import { handler as createDeduction } from '../../../functions/http/create-deduc
 import { handler as sendPreDeductionNotice } from '../../../functions/http/send-pre-deduction-notice';
 import { handler as getDeduction } from '../../../functions/http/get-deduction';
 import { handler as closeDeduction } from '../../../functions/http/close-deduction';
+import { handler as getReconciliation } from '../../../functions/http/get-reconciliation';
 
 type Handler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -43,6 +44,7 @@ const ROUTES: Record<keyof typeof ROUTE_SCOPES, Handler> = {
   'POST /deductions': createDeduction as Handler,
   'GET /deductions/{out_trade_no}': getDeduction as Handler,
   'POST /deductions/{out_trade_no}/close': closeDeduction as Handler,
+  'GET /reconciliation/{date}': getReconciliation as Handler,
 };
 
 function event(lambda: AuthorizerContext | undefined, headers: Record<string, string> = {}): APIGatewayProxyEventV2 {

@@ -1,0 +1,1 @@
+export { getReconciliation, previousDay, reconcileDay } from './reconcile';
