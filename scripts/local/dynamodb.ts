@@ -7,6 +7,7 @@ import {
   CreateTableCommand,
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
+  UpdateTableCommand,
   DynamoDBClient,
   ListTablesCommand,
   UpdateTimeToLiveCommand,
@@ -207,6 +208,19 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
     if (table?.TableStatus === 'ACTIVE') break;
     if (Date.now() > deadline) throw new StartupError(`table ${tableName} did not become ACTIVE within 60 s`);
     await sleep(50);
+  }
+  // A table made before an index was added (a developer's persistent .local table) gets it now.
+  const missing = (tableDefinition(tableName).GlobalSecondaryIndexes ?? []).filter(
+    (index) => !(table!.GlobalSecondaryIndexes ?? []).some((have) => have.IndexName === index.IndexName),
+  );
+  for (const index of missing) {
+    await client.send(
+      new UpdateTableCommand({
+        TableName: tableName,
+        AttributeDefinitions: tableDefinition(tableName).AttributeDefinitions,
+        GlobalSecondaryIndexUpdates: [{ Create: { IndexName: index.IndexName, KeySchema: index.KeySchema, Projection: index.Projection } }],
+      }),
+    );
   }
   const ttl = await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
   const status = ttl.TimeToLiveDescription?.TimeToLiveStatus;
