@@ -127,7 +127,7 @@ async function look(rt: Runtime, recoverer: Recoverer, record: Item) {
 }
 
 /** Due items of one product, oldest first: keys only (the index projects nothing else). */
-async function dueItems(rt: Runtime, product: string, now: number, limit: number): Promise<Item[]> {
+export async function dueItems(rt: Runtime, product: string, now: number, limit: number): Promise<Item[]> {
   const out = await rt.dynamo.send(
     new QueryCommand({
       TableName: rt.config.tableName,
