@@ -16,6 +16,7 @@ import type { RunningSandbox } from '../../../sandbox/index';
 import { ensureTable } from '../../../scripts/local/dynamodb';
 import { RECOVERERS } from '../../../shared/recovery/recoverers';
 import { sweep } from '../../../shared/recovery/sweeper';
+import { withInvocation } from '../../../shared/runtime/invocation';
 import { keys } from '../../../shared/store/keys';
 import { localStack, testDynamoDbClient } from '../../support/env';
 import { eventually } from '../../support/eventually';
@@ -282,6 +283,29 @@ describe('recovery sweeper: concurrency', () => {
     expect(a.settled + b.settled).toBe(6);
     expect(flow.calls.filter((c) => c.startsWith('GET /v3/pay/transactions/'))).toHaveLength(6);
     for (const outTradeNo of orders) expect((await stored(keys.h5Order(outTradeNo)))!.state).toBe('SUCCESS');
+  });
+});
+
+describe('recovery sweeper: bounded work', () => {
+  it('starts nothing with less than its reserve of the invocation left, and what is left is due for the next run', async () => {
+    const { outTradeNo, url } = await h5Order();
+    await sandbox.faults.set({ notifyDrop: 1 });
+    expect((await flow.act({ url, action: 'pay' })).status).toBe(200);
+    later();
+    const short = await withInvocation(lambdaContext(5_000), () => sweep(flow.rt, RECOVERERS, { reserveMs: 8_000 }));
+    expect(short).toMatchObject({ looked: 0, outOfTime: true });
+    expect((await stored(keys.h5Order(outTradeNo)))!.state).toBe('NOTPAY');
+    const next = await withInvocation(lambdaContext(60_000), () => sweep(flow.rt, RECOVERERS, { reserveMs: 8_000 }));
+    expect(next).toMatchObject({ looked: 1, settled: 1, outOfTime: false });
+  });
+
+  it('spaces WeChat queries by its QPS ceiling', async () => {
+    for (let i = 0; i < 5; i += 1) await h5Order();
+    later();
+    const started = Date.now();
+    const report = await sweep(flow.rt, RECOVERERS, { maxQps: 10 });
+    expect(report.looked).toBe(5);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400); // 5 starts, 100 ms apart
   });
 });
 
