@@ -6,6 +6,7 @@
  *   warm        p50/p99 and round trips per invocation against DynamoDB Local + the sandbox (bench/warm.ts),
  *               and cold start end to end in fresh processes against the same stack
  *   throughput  H5 notify handler vs raw conditional UpdateItem at concurrency 1/8/32 (bench/throughput.ts)
+ *   pending     the recovery sweeper's Query on the sparse pending index vs a Scan: 100,000 final + 100 pending (bench/pending.ts)
  *
  * Options (argv): --quick (fewer, shorter rounds), --only=<list> or --only <list>: comma-separated section names,
  * or substrings of protocol group names (e.g. --only=GCM), or both.
@@ -15,7 +16,7 @@ import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { type GroupResult, type HarnessOptions, formatTable, keepSinkAlive, runGroup } from './harness';
 import { formatChecks, type Check, type SectionReport } from './stats';
 
-const SECTIONS = ['protocol', 'coldstart', 'warm', 'throughput'] as const;
+const SECTIONS = ['protocol', 'coldstart', 'warm', 'throughput', 'pending'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const args = process.argv.slice(2);
@@ -98,6 +99,11 @@ if (selected('warm') || selected('throughput')) {
   } finally {
     await stack.close();
   }
+}
+
+if (selected('pending')) {
+  const { runPending } = await import('./pending');
+  print(await runPending({ finalItems: quick ? 20_000 : 100_000, pendingItems: 100, rounds: quick ? 3 : 7 }));
 }
 
 const below = checks.filter((c) => !c.ok);

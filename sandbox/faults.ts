@@ -21,6 +21,11 @@ export interface FaultSettings {
   match: string;
   /** Next N v3 notification deliveries carry a probe signature. */
   notifySignTest: number;
+  /**
+   * Next N notifications are lost for good: never delivered, no re-send (every one of WeChat's retries lost).
+   * Only an active query can then find out what happened (the recovery sweeper, shared/recovery).
+   */
+  notifyDrop: number;
   /** Each delivery attempt is sent this many times concurrently (1 = normal). */
   notifyCopies: number;
   /** Extra real-time delay (ms) before the first attempt of every notification group. */
@@ -59,6 +64,7 @@ const DEFAULTS: FaultSettings = {
   signTest: 0,
   match: '',
   notifySignTest: 0,
+  notifyDrop: 0,
   notifyCopies: 1,
   notifyDelayMs: 0,
   notifyOrder: 'normal',
@@ -98,6 +104,7 @@ export class Faults {
         case 'timeout':
         case 'signTest':
         case 'notifySignTest':
+        case 'notifyDrop':
         case 'notifyDelayMs':
         case 'timeoutHangMs':
         case 'contractRefused':
@@ -210,6 +217,15 @@ export class Faults {
     if (this.s.match !== '' && !path.includes(this.s.match)) return false;
     if (this.s.signTest > 0) {
       this.s.signTest -= 1;
+      return true;
+    }
+    return false;
+  }
+
+  /** Consumed once per notification (not per attempt): true when this one is lost for good. */
+  takeNotifyDrop(): boolean {
+    if (this.s.notifyDrop > 0) {
+      this.s.notifyDrop -= 1;
       return true;
     }
     return false;

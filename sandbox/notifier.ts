@@ -81,6 +81,10 @@ export class Notifier {
       if (delay > 0) await this.sleep(delay);
       for (const n of group) {
         if (gen !== this.generation) return;
+        if (this.faults.takeNotifyDrop()) {
+          this.log('notify.dropped', { id: n.id, event: n.event, target: n.target });
+          continue;
+        }
         await this.attempt(n, 1, gen);
       }
     })();

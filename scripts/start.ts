@@ -13,6 +13,9 @@ import { localFunctionEnv } from './local/env';
 import { exampleRequests } from './local/examples';
 import { ensureLocalConfig, type LocalSandboxConfig } from './local/generate';
 import { checkServerlessYml, startOffline } from './local/offline';
+import { RECOVERERS } from '../shared/recovery/recoverers';
+import { sweep } from '../shared/recovery/sweeper';
+import { createRuntime } from '../shared/runtime/container';
 import { assertPortFree, portFromEnv, StartupError } from './local/process';
 import { mintDevToken } from './local/token';
 
@@ -141,6 +144,29 @@ async function main(): Promise<void> {
   });
   running.push({ name: 'serverless-offline', stop: offline.stop });
   ok(`API on ${apiUrl} ${dim(`(ready in ${since()})`)}`);
+
+  // The recovery sweeper (EventBridge schedule when deployed) runs here in-process on an interval: cheap, and the
+  // same code (shared/recovery) against the same table and sandbox.
+  const sweepSeconds = Number(env['RECOVERY_SWEEP_INTERVAL_SECONDS'] ?? 60);
+  if (sweepSeconds > 0) {
+    const sweeperRuntime = createRuntime({ env: { ...process.env, ...functionEnv } });
+    let sweeping = false;
+    const timer = setInterval(() => {
+      if (sweeping) return;
+      sweeping = true;
+      sweep(sweeperRuntime, RECOVERERS)
+        .then((report) => {
+          if (report.looked > 0) console.log(dim(`recovery sweep: ${JSON.stringify(report)}`));
+        })
+        .catch((error: unknown) => console.log(red(`recovery sweep failed: ${(error as Error).message}`)))
+        .finally(() => {
+          sweeping = false;
+        });
+    }, sweepSeconds * 1000);
+    timer.unref();
+    running.push({ name: 'recovery sweeper', stop: async () => clearInterval(timer) });
+    ok(`recovery sweeper every ${sweepSeconds} s ${dim('(RECOVERY_SWEEP_INTERVAL_SECONDS; 0 turns it off)')}`);
+  }
 
   const token = await mintDevToken(config.jwt);
   console.log(`\n${bold('Ready.')} Try:\n`);

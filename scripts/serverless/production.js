@@ -135,6 +135,19 @@ export function stageParamProblems(env, throttle) {
     if (problem) add(`${name} (${variable})`, problem);
   }
 
+  // The recovery sweeper's own settings (its function environment).
+  if (env.RECOVERY_SWEEP_RATE !== undefined && !/^rate\((1 minute|[1-9]\d* minutes|1 hour|[1-9]\d* hours)\)$/.test(String(env.RECOVERY_SWEEP_RATE))) {
+    add('recoverySweepRate (RECOVERY_SWEEP_RATE)', `must be an EventBridge rate, e.g. rate(5 minutes) (got ${JSON.stringify(env.RECOVERY_SWEEP_RATE)})`);
+  }
+  if (env.RECOVERY_MAX_QPS !== undefined) {
+    const problem = wholeNumber(env.RECOVERY_MAX_QPS, { min: 1, max: 300 });
+    if (problem) add('recoveryMaxQps (RECOVERY_MAX_QPS)', problem, 'WeChat queries per second the sweeper may make');
+  }
+  if (env.RECOVERY_STILL_PENDING_HOURS !== undefined) {
+    const problem = wholeNumber(env.RECOVERY_STILL_PENDING_HOURS, { min: 1, max: 720 });
+    if (problem) add('recoveryStillPendingHours (RECOVERY_STILL_PENDING_HOURS)', problem);
+  }
+
   if (throttle === undefined) return problems;
   const rate = throttle.ThrottlingRateLimit;
   if (!(typeof rate === 'number' || (typeof rate === 'string' && rate.trim() !== '')) || !(Number(rate) > 0)) {
@@ -298,7 +311,8 @@ export default class ProductionPlugin {
     }
     const { service } = this.serverless;
     const throttle = service.resources?.extensions?.HttpApiStage?.Properties?.DefaultRouteSettings;
-    const problems = stageParamProblems(service.provider.environment ?? {}, throttle);
+    const sweeperEnv = service.functions?.recoverySweeper?.environment ?? {};
+    const problems = stageParamProblems({ ...(service.provider.environment ?? {}), ...sweeperEnv }, throttle);
     if (problems.length > 0) this.fail(refusalMessage(stage, deploying ? 'deploy' : 'package', problems));
     this.log?.verbose?.(`Stage "${stage}" parameters checked`);
   }

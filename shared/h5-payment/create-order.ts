@@ -9,6 +9,8 @@ import { H5_URL_TTL_MS, isPayable, toView, type H5OrderRecord, type H5OrderView 
 import { createH5OrderSchema } from './schema';
 import { H5_ORDER_PATH, h5OrderBody } from './wechat-request';
 import { wechatBudgetMs } from '../runtime/invocation';
+import { pendingAttributes } from '../store/pending';
+import { H5_PENDING_PRODUCT } from './record';
 
 export const H5_NOTIFY_PATH = '/notify/h5-payment';
 /** Orders are kept long enough for any refund or dispute window, then expire by TTL. */
@@ -43,6 +45,8 @@ export async function createH5Order(rt: Runtime, body: unknown): Promise<CreateH
       state: 'CREATING',
       time_expire: input.time_expire,
       expires_at: Math.floor(now / 1000) + RETENTION_SECONDS,
+      // Pending from the claim on (an UNCERTAIN create included) until a notification or a query makes it final.
+      ...pendingAttributes(H5_PENDING_PRODUCT, now + rt.config.h5QueryAfterSeconds * 1000),
     },
     onRepeat: (existing) =>
       !isPayable(existing.state) || (existing.h5_url_expires_at ?? 0) > rt.now() + 5_000 ? 'replay' : 'renew',

@@ -35,7 +35,11 @@ function needsConfirmation(rt: Runtime, record: H5OrderRecord): boolean {
   return (record.state === 'NOTPAY' || record.state === 'USERPAYING') && ageMs >= minAgeMs && sinceCheckMs >= minAgeMs;
 }
 
-async function confirmWithWechat(rt: Runtime, record: H5OrderRecord): Promise<H5OrderRecord | undefined> {
+/**
+ * Asks WeChat's order query and applies the answer through the notification's own transition; the record as stored
+ * afterwards, or undefined when WeChat gave no usable answer. Used by the GET and by the recovery sweeper.
+ */
+export async function confirmWithWechat(rt: Runtime, record: H5OrderRecord): Promise<H5OrderRecord | undefined> {
   try {
     const merchant = await rt.merchants.get('direct');
     const response = await merchant.v3.request<unknown>({

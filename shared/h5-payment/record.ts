@@ -16,6 +16,10 @@ export const FORWARD_FROM: Record<H5State, readonly H5State[]> = {
   REVOKED: ['CREATING', 'NOTPAY', 'USERPAYING'],
 };
 
+/** States nothing more comes from: out of the recovery sweeper's pending index (shared/store/pending.ts). */
+export const H5_FINAL: readonly H5State[] = ['SUCCESS', 'REFUND', 'CLOSED', 'REVOKED'];
+export const H5_PENDING_PRODUCT = 'H5';
+
 export const H5_URL_TTL_MS = 5 * 60 * 1000;
 
 /** One H5 order. No request body is kept: only what reconciliation needs, and nothing personal. */

@@ -4,7 +4,7 @@ import type { Runtime } from '../runtime/container';
 import { keys } from '../store/keys';
 import { applyTransition, type TransitionResult } from '../store/transitions';
 import { recordUnmatched } from '../store/unmatched';
-import { FORWARD_FROM, type H5OrderRecord, type H5State } from './record';
+import { FORWARD_FROM, H5_FINAL, type H5OrderRecord, type H5State } from './record';
 import { settledDay } from '../reconciliation/day';
 
 /**
@@ -52,6 +52,7 @@ export async function applyTransaction(rt: Runtime, tx: Transaction, eventId: st
           eventId,
           now: rt.now(),
           returnRecord: false,
+          pending: H5_FINAL.includes(to) ? null : undefined,
           expect: { mchid: tx.mchid, appid: tx.appid, amount_total: tx.amount.total, currency: tx.amount.currency },
           set: {
             transaction_id: tx.transaction_id,

@@ -82,6 +82,7 @@ export async function closeDeduction(rt: Runtime, outTradeNo: string | undefined
     from: DEDUCTION_FORWARD_FROM.CLOSED,
     eventId: `close:${outTradeNo}`,
     now: rt.now(),
+    pending: null,
     set: { closed_at: rt.now(), ...(errCode ? { close_note: errCode } : {}) },
   });
   const after = (await rt.claims.get<DeductionRecord>(key))!;

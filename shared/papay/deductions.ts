@@ -13,6 +13,7 @@ import type { ClaimGuard } from '../store/claims';
 import { claimedCall, type CallResult } from '../store/claimed-call';
 import { keys } from '../store/keys';
 import { applyTransition } from '../store/transitions';
+import { pendingAttributes } from '../store/pending';
 import { recordUnmatched } from '../store/unmatched';
 import { MalformedResponseError, WechatPayV2ReturnError } from '../wechatpay';
 import { orderRefundsView, type OrderRefundsView } from '../refund/record';
@@ -24,7 +25,7 @@ import { settledDay } from '../reconciliation/day';
 export const PAPPAYAPPLY_PATH = '/pay/pappayapply';
 export const PAPORDERQUERY_PATH = '/pay/paporderquery';
 export const DEDUCTION_NOTIFY_PATH = '/notify/deduction';
-const PRODUCT = 'DEDUCTION';
+export const PRODUCT = 'DEDUCTION';
 const LEASE_MS = 30_000;
 const RETENTION_SECONDS = 400 * 24 * 3600;
 /** The states our own call decides from; WeChat's word (a notification, a query) is never undone. */
@@ -83,6 +84,8 @@ export async function createDeduction(rt: Runtime, body: unknown): Promise<{ ded
       attach: input.attach,
       state: 'CREATING',
       expires_at: Math.floor(rt.now() / 1000) + RETENTION_SECONDS,
+      // Pending (CREATING, UNCERTAIN, ACCEPTED) until a notification, a query or a refusal makes it final.
+      ...pendingAttributes(PRODUCT, rt.now() + rt.config.h5QueryAfterSeconds * 1000),
     },
     // Only a lost answer is asked again, with the identical request: WeChat charges one out_trade_no once.
     onRepeat: (existing) => (existing.state === 'UNCERTAIN' ? 'renew' : 'replay'),
@@ -146,7 +149,7 @@ async function callWechat(merchant: MerchantContext, input: CreateDeductionInput
   if (errCode === 'SYSTEMERROR' || errCode === 'FREQUENCY_LIMITED') {
     return { advance: { to: 'UNCERTAIN', from: CALL_FROM }, fields: { last_error: errCode } };
   }
-  return { advance: { to: 'REJECTED', from: CALL_FROM }, fields: { refusal: { err_code: errCode, err_code_des: data['err_code_des'] } } };
+  return { advance: { to: 'REJECTED', from: CALL_FROM, pending: null }, fields: { refusal: { err_code: errCode, err_code_des: data['err_code_des'] } } };
 }
 
 function settle(record: DeductionRecord): DeductionView {
@@ -195,6 +198,8 @@ export async function applyDeductionResult(rt: Runtime, r: DeductionResult, even
     from: DEDUCTION_FORWARD_FROM[to],
     eventId,
     now: rt.now(),
+    // SUCCESS, CLOSED and PAY_FAIL are all final: out of the pending index in the same write.
+    pending: null,
     expect: { kind: 'DEDUCTION', mchid: r.mch_id, appid: r.appid, contract_id: r.contract_id, total_fee: totalFee },
     set: paid
       ? { transaction_id: r.transaction_id, time_end: r.time_end || undefined, bank_type: r.bank_type || undefined, settled_day: settledDay(r.time_end, rt.now()) }
@@ -268,6 +273,20 @@ export async function queryDeduction(merchant: MerchantContext, outTradeNo: stri
 }
 
 /**
+ * `/pay/paporderquery` applied like the notification; the record as stored afterwards, or undefined when WeChat
+ * gave no usable answer. Used by the GET and by the recovery sweeper.
+ */
+export async function confirmDeduction(rt: Runtime, outTradeNo: string): Promise<DeductionRecord | undefined> {
+  const key = keys.deduction(outTradeNo);
+  const merchant = await rt.merchants.get('direct');
+  const queried = await queryDeduction(merchant, outTradeNo, 'confirm');
+  if (!queried) return undefined;
+  await applyDeductionResult(rt, queried, `query:${outTradeNo}:${queried.trade_state}`);
+  await rt.claims.touch(key, { last_checked_at: rt.now() });
+  return rt.claims.get<DeductionRecord>(key);
+}
+
+/**
  * `GET /deductions/{out_trade_no}`: the stored state; one still ACCEPTED (or UNCERTAIN) after the configured age is
  * first confirmed with `/pay/paporderquery` (#16, #17), bounded like every GET. A CLOSED one is never charged again.
  */
@@ -281,13 +300,7 @@ export async function getDeduction(rt: Runtime, outTradeNo: string | undefined):
   const minAgeMs = rt.config.h5QueryAfterSeconds * 1000;
   const pending = record.state === 'ACCEPTED' || record.state === 'UNCERTAIN';
   if (pending && rt.now() - record.created_at >= minAgeMs && rt.now() - (record.last_checked_at ?? 0) >= minAgeMs) {
-    const merchant = await rt.merchants.get('direct');
-    const queried = await queryDeduction(merchant, outTradeNo, 'confirm');
-    if (queried) {
-      await applyDeductionResult(rt, queried, `query:${outTradeNo}:${queried.trade_state}`);
-      await rt.claims.touch(key, { last_checked_at: rt.now() });
-      record = (await rt.claims.get<DeductionRecord>(key)) ?? record;
-    }
+    record = (await confirmDeduction(rt, outTradeNo)) ?? record;
   }
   const view = toDeductionView(record);
   // A charged deduction shows what was refunded of it (POST /refunds, APIv2).

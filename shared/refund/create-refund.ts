@@ -1,3 +1,5 @@
+import { pendingAttributes } from '../store/pending';
+import { REFUND_PRODUCT } from './apply';
 import { conflict, ServiceError } from '../http/errors';
 import { validate } from '../http/validation';
 import type { MerchantContext } from '../merchant/context';
@@ -46,7 +48,7 @@ export async function createRefund(rt: Runtime, body: unknown): Promise<CreateRe
     if (!existing) {
       if (order instanceof Error) throw order;
       checkRefundable(rt, merchant, order as PaidOrder);
-      const draft = draftRecord(input, order as PaidOrder, fingerprint, rt.now());
+      const draft = { ...draftRecord(input, order as PaidOrder, fingerprint, rt.now()), ...pendingAttributes(REFUND_PRODUCT, rt.now() + rt.config.refundQueryAfterSeconds * 1000) };
       const reserved = await reserveRefund(rt, order as PaidOrder, draft, LEASE_MS);
       if (reserved.kind === 'exists') continue;
       const claimed = { ...draft, claim_status: 'PENDING', lease_token: reserved.token } as unknown as RefundRecord;

@@ -30,7 +30,8 @@ function needsConfirmation(rt: Runtime, record: RefundRecord): boolean {
   return rt.now() - record.created_at >= minAgeMs && rt.now() - (record.last_checked_at ?? 0) >= minAgeMs;
 }
 
-async function confirm(rt: Runtime, record: RefundRecord): Promise<RefundRecord | undefined> {
+/** The refund query applied like a notification; undefined when WeChat gave no answer (GET and recovery sweeper). */
+export async function confirm(rt: Runtime, record: RefundRecord): Promise<RefundRecord | undefined> {
   const merchant = await rt.merchants.get('direct');
   const answer = await queryRefund(merchant, record, 'confirm');
   if (answer.kind === 'no_answer') {

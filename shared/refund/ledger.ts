@@ -11,6 +11,7 @@ import type { Runtime } from '../runtime/container';
 import { fromAttributes, setExpression, toAttributes, type Item } from '../store/items';
 import type { RecordKey } from '../store/keys';
 import { keys } from '../store/keys';
+import { pendingUpdate } from '../store/pending';
 import type { RefundLedger, RefundRecord, RefundState } from './record';
 
 /**
@@ -154,6 +155,12 @@ export type ChangeOutcome =
   | { kind: 'mismatch'; record: RefundRecord; fields: string[] }
   | { kind: 'lost' | 'unknown' };
 
+/**
+ * The states nothing more will come from: out of the recovery sweeper's pending index. ABNORMAL stays in it (it
+ * may still turn SUCCESS after the abnormal-refund API, and the still-pending alarm makes a person look).
+ */
+export const REFUND_SETTLED: readonly RefundState[] = ['SUCCESS', 'CLOSED', 'REJECTED'];
+
 /** The states after which nothing exists at WeChat for this refund: the reserved amount goes back. */
 const RELEASING: readonly RefundState[] = ['CLOSED', 'REJECTED'];
 
@@ -165,6 +172,8 @@ const RELEASING: readonly RefundState[] = ['CLOSED', 'REJECTED'];
 export async function changeRefund(rt: Runtime, outRefundNo: string, change: RefundChange, amount: number, orderKey: RecordKey): Promise<ChangeOutcome> {
   const key = keys.refund(outRefundNo);
   const now = rt.now();
+  // Final refunds leave the pending index in the same write (shared/store/pending.ts); others stay where they are.
+  const pending = pendingUpdate(REFUND_SETTLED.includes(change.to) ? null : undefined);
   const set = setExpression({ ...change.set, state: change.to, updated_at: now, ...(change.token ? { claim_status: 'DONE' } : {}) });
   const names: Record<string, string> = { ...set.names, '#st': 'state' };
   const values: Item = { ...set.values };
@@ -174,7 +183,7 @@ export async function changeRefund(rt: Runtime, outRefundNo: string, change: Ref
   });
   const conditions = ['attribute_exists(pk)', `#st IN (${from.join(', ')})`];
   let update = `SET ${set.expression}`;
-  const removes: string[] = [];
+  const removes: string[] = [...pending.remove];
   const adds: string[] = [];
   if (change.token) {
     conditions.push('lease_token = :token');

@@ -24,6 +24,12 @@ export async function withInvocation<T>(context: Context | undefined, run: () =>
   }
 }
 
+/** Milliseconds this invocation has left (infinite outside Lambda): what batch work sizes itself by. */
+export function remainingMs(now = Date.now()): number {
+  const frame = frames.getStore();
+  return frame ? frame.deadline - now : Number.POSITIVE_INFINITY;
+}
+
 /** Kept free after a WeChat call: storing its result and answering our own caller. */
 export const ANSWER_MARGIN_MS = 1500;
 /** A GET asks WeChat only to refresh what it already knows; past this it answers the stored state. */

@@ -45,6 +45,13 @@ export function recordWechatAttempt(event: AttemptEvent): void {
   if (failed) metrics.addMetric('WechatPayCallErrors', MetricUnit.Count, 1);
 }
 
+/** The recovery sweeper (shared/recovery): records settled, still pending after the alarm age, failed queries. */
+export type RecoveryMetric = 'RecoveryRecovered' | 'RecoveryStillPending' | 'RecoveryQueryFailures';
+
+export function countRecovery(metric: RecoveryMetric, count = 1): void {
+  if (count > 0) metrics.addMetric(metric, MetricUnit.Count, count);
+}
+
 export function publishMetrics(): void {
   if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
 }

@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { fromAttributes, setExpression, toAttributes, type Item } from './items';
 import type { RecordKey } from './keys';
+import { pendingUpdate, type PendingMark } from './pending';
 
 /**
  * Claims on business keys (`out_trade_no`, `out_contract_code`): the mechanism that makes every outbound call
@@ -43,6 +44,8 @@ const STATE = 'state';
 export interface StateAdvance {
   to: string;
   from: readonly string[];
+  /** The pending index (shared/store/pending.ts), written only with the advance: null when `to` is final. */
+  pending?: PendingMark;
 }
 
 export interface ClaimedRecord extends Item {
@@ -285,7 +288,9 @@ export class ClaimStore {
     if (advance) {
       const names = { '#state': STATE };
       const from = Object.fromEntries(advance.from.map((state, i) => [`:from${i}`, state]));
-      const moved = await this.completeWhere<T>(key, { ...done, [STATE]: advance.to }, {
+      const pending = pendingUpdate(advance.pending);
+      const moved = await this.completeWhere<T>(key, { ...done, ...pending.set, [STATE]: advance.to }, {
+        remove: pending.remove,
         condition: `lease_token = :token AND #state IN (${Object.keys(from).join(', ')})`,
         names,
         values: { ':token': token, ...from },
@@ -302,7 +307,7 @@ export class ClaimStore {
   private async completeWhere<T extends ClaimedRecord>(
     key: RecordKey,
     attributes: Item,
-    where: { condition: string; names: Record<string, string>; values: Item },
+    where: { condition: string; names: Record<string, string>; values: Item; remove?: readonly string[] },
   ): Promise<{ kind: 'done'; record: T } | { kind: 'refused'; record: T | undefined }> {
     const set = setExpression(attributes);
     try {
@@ -310,7 +315,7 @@ export class ClaimStore {
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: toAttributes({ ...key }),
-          UpdateExpression: `SET ${set.expression} REMOVE lease_token, lease_until`,
+          UpdateExpression: `SET ${set.expression} REMOVE ${['lease_token', 'lease_until', ...(where.remove ?? [])].join(', ')}`,
           ConditionExpression: where.condition,
           ExpressionAttributeNames: { ...set.names, ...where.names },
           ExpressionAttributeValues: toAttributes({ ...set.values, ...where.values }),

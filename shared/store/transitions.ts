@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { fromAttributes, setExpression, toAttributes, type Item } from './items';
 import type { RecordKey } from './keys';
+import { pendingUpdate, type PendingMark } from './pending';
 
 /**
  * Forward-only state changes driven by WeChat notifications (or by a query that found what a lost notification
@@ -20,6 +21,8 @@ export interface TransitionRequest {
   /** Attributes that must already hold these values: binds the event to our record (mchid, appid, amount). */
   expect?: Item;
   now?: number;
+  /** The pending index (shared/store/pending.ts): null takes the record out (it is final), undefined leaves it. */
+  pending?: PendingMark;
   /** Set false when only the outcome matters: DynamoDB then returns nothing on success (less to read and parse). */
   returnRecord?: boolean;
 }
@@ -57,7 +60,8 @@ export async function applyTransition<T extends Item>(
 ): Promise<TransitionOutcome<T> | TransitionResult<T>> {
   const returnRecord = request.returnRecord !== false;
   const now = request.now ?? Date.now();
-  const set = setExpression({ ...request.set, [STATE]: request.to, updated_at: now });
+  const pending = pendingUpdate(request.pending);
+  const set = setExpression({ ...request.set, ...pending.set, [STATE]: request.to, updated_at: now });
   const names: Record<string, string> = { ...set.names, '#state': STATE, '#events': EVENT_IDS };
   const values: Item = { ...set.values, ':event': request.eventId, ':eventSet': new Set([request.eventId]) };
 
@@ -84,7 +88,7 @@ export async function applyTransition<T extends Item>(
       new UpdateItemCommand({
         TableName: tableName,
         Key: toAttributes({ ...request.key }),
-        UpdateExpression: `SET ${set.expression} ADD #events :eventSet`,
+        UpdateExpression: `SET ${set.expression}${pending.remove.length > 0 ? ` REMOVE ${pending.remove.join(', ')}` : ''} ADD #events :eventSet`,
         ConditionExpression: condition,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: toAttributes(values),

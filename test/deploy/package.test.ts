@@ -25,6 +25,7 @@ const FUNCTIONS = [
   'createContractOrder', 'getContractOrder', 'notifyContractOrderPayment', 'notifyContractOrderContract',
   'closeH5Order', 'closeContractOrder', 'createRefund', 'getRefund', 'notifyRefund', 'notifyContractOrderRefund',
   'getPapayContract', 'getPapayContractByCode', 'terminatePapayContract', 'sendPreDeductionNotice', 'createDeduction', 'getDeduction', 'closeDeduction', 'notifyDeduction', 'reconcileDaily', 'getReconciliation',
+  'recoverySweeper',
 ];
 const MERCHANT_ROUTES = [
   'POST /h5-orders', 'GET /h5-orders/{out_trade_no}',
@@ -46,7 +47,7 @@ const DOCS_ROUTES = ['GET /openapi.json', 'GET /docs'];
 
 /** This machine's environment minus every variable a stage param's default reads: the params under test decide. */
 function withoutSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const settings = /^(PUBLIC_BASE_URL|JWT_\w+|WECHATPAY_\w+|POWERTOOLS_LOG_LEVEL|H5_QUERY_AFTER_SECONDS|REFUND_\w+|LOCAL_CLOCK_OFFSET_SECONDS|DIRECT_MERCHANT_SECRET_ID|SERVICE_PROVIDER_SECRET_ID|TABLE_NAME|DYNAMODB_ENDPOINT|ESBUILD_\w+)$/;
+  const settings = /^(PUBLIC_BASE_URL|JWT_\w+|WECHATPAY_\w+|POWERTOOLS_LOG_LEVEL|H5_QUERY_AFTER_SECONDS|REFUND_\w+|RECOVERY_\w+|LOCAL_CLOCK_OFFSET_SECONDS|DIRECT_MERCHANT_SECRET_ID|SERVICE_PROVIDER_SECRET_ID|TABLE_NAME|DYNAMODB_ENDPOINT|ESBUILD_\w+)$/;
   return Object.fromEntries(Object.entries(env).filter(([name]) => !settings.test(name)));
 }
 
@@ -245,7 +246,7 @@ describe('serverless package --stage prod', () => {
       .sort();
     expect(metrics).toEqual([
       '5xx', 'ApproximateAgeOfOldestMessage', 'ApproximateNumberOfMessagesVisible', 'NotificationsFailed', 'NotificationsRefusedKnownSerial',
-      'NotificationsUnmatched', 'ReconciliationDifferences', 'RefundsAbnormal', 'WechatPayCallErrors',
+      'NotificationsUnmatched', 'ReconciliationDifferences', 'RecoveryStillPending', 'RefundsAbnormal', 'WechatPayCallErrors',
     ]);
     for (const [, alarm] of ofType('AWS::CloudWatch::Alarm')) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
     const age = ofType('AWS::CloudWatch::Alarm').find(([, a]) => a.Properties.MetricName === 'ApproximateAgeOfOldestMessage')![1].Properties;
@@ -268,8 +269,9 @@ describe('serverless package --stage prod', () => {
       expect(of('Throttles')).toMatchObject({ Statistic: 'Sum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
       expect(of('Duration')).toMatchObject({ ExtendedStatistic: 'p99', Threshold: fn.Timeout * 800, ComparisonOperator: 'GreaterThanThreshold' });
     }
-    // Timeouts differ: the authorizer's 5 s, the WeChat-calling routes' 29 s, the 10 s default.
-    expect(new Set(FUNCTIONS.map((name) => resources[logicalId(name)]!.Properties.Timeout))).toEqual(new Set([5, 10, 29, 120]));
+    // Timeouts differ: the authorizer's 5 s, the WeChat-calling routes' 29 s, the 10 s default, the sweeper's 60 s,
+    // the reconciliation's 120 s.
+    expect(new Set(FUNCTIONS.map((name) => resources[logicalId(name)]!.Properties.Timeout))).toEqual(new Set([5, 10, 29, 60, 120]));
   });
 
   it('publishes alarms to a topic encrypted with a key CloudWatch may use, not alias/aws/sns', () => {
@@ -314,6 +316,21 @@ describe('serverless package --stage prod', () => {
       Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
       Resource: [{ 'Fn::GetAtt': ['PresignQueue', 'Arn'] }],
     }));
+  });
+
+  it('schedules the recovery sweeper (rate from a stage param) with Query on the pending index only: no Scan anywhere', () => {
+    const rules = ofType('AWS::Events::Rule');
+    const sweeperRule = rules.find(([, r]) => JSON.stringify(r.Properties.Targets).includes(logicalId('recoverySweeper')));
+    expect(sweeperRule?.[1].Properties.ScheduleExpression).toBe('rate(5 minutes)');
+    const role = resources.RecoverySweeperIamRoleLambdaExecution!;
+    const statements = (role.Properties.Policies as any[]).flatMap((p) => p.PolicyDocument.Statement as any[]);
+    const query = statements.filter((s) => [s.Action].flat().includes('dynamodb:Query'));
+    expect(query).toHaveLength(1);
+    expect([query[0].Action].flat()).toEqual(['dynamodb:Query']);
+    expect(JSON.stringify(query[0].Resource)).toContain('/index/pending');
+    for (const [, r] of ofType('AWS::IAM::Role')) expect(JSON.stringify(r.Properties.Policies ?? [])).not.toContain('dynamodb:Scan');
+    const env = resources[logicalId('recoverySweeper')]!.Properties.Environment.Variables;
+    expect(env).toMatchObject({ RECOVERY_MAX_QPS: '20', RECOVERY_STILL_PENDING_HOURS: '6' });
   });
 
   it('refuses to drop the shared role while a function still uses it', () => {

@@ -78,6 +78,7 @@ const CLEAR_FAULTS = {
   notifyCopies: 1,
   notifyOrder: 'normal',
   notifySignTest: 0,
+  notifyDrop: 0,
   notifyPayload: 'full',
   refundOutcome: 'success',
   deductionOutcome: 'success',

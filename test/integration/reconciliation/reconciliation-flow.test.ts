@@ -20,7 +20,8 @@ import { handler as reconcile } from '../../../functions/schedule/reconcile';
 import { offsetToBeijingHour } from '../../../sandbox/clock';
 import type { RunningSandbox } from '../../../sandbox/index';
 import { parseTradeBill, yuanToFen } from '../../../shared/reconciliation/bill';
-import { localStack } from '../../support/env';
+import { ensureTable } from '../../../scripts/local/dynamodb';
+import { localStack, testDynamoDbClient } from '../../support/env';
 import { eventually } from '../../support/eventually';
 import { httpEvent, lambdaContext, startFlowStack, type FlowStack } from '../../support/flow';
 
@@ -81,7 +82,16 @@ async function paidContractOrder(total: number): Promise<{ no: string; contractC
 }
 
 beforeAll(async () => {
+  // A table of its own: the day's settlements of the other test files (same DynamoDB Local) are not this merchant's.
+  const tableName = `recon-${randomBytes(4).toString('hex')}`;
+  const dynamo = testDynamoDbClient();
+  try {
+    await ensureTable(dynamo, tableName);
+  } finally {
+    dynamo.destroy();
+  }
   flow = await startFlowStack({
+    tableName,
     routes: {
       'POST /notify/h5-payment': notifyH5 as never,
       'POST /notify/contract-order/payment': notifyPayment as never,

@@ -117,7 +117,7 @@ describe('local stack: environment for the code under test', () => {
       audience: stack.jwt.audience,
     });
     expect(protectedHeader).toMatchObject({ alg: 'ES256', kid: stack.jwt.kid });
-    expect(String(payload.scope).split(' ').sort()).toEqual(['contracts:read', 'contracts:write', 'deductions:read', 'deductions:write', 'payments:read', 'payments:write', 'refunds:read', 'refunds:write']);
+    expect(String(payload.scope).split(' ').sort()).toEqual(['contracts:read', 'contracts:write', 'deductions:read', 'deductions:write', 'payments:read', 'payments:write', 'refunds:read', 'refunds:write', 'reports:read']);
     expect(payload.exp! - payload.iat!).toBe(12 * 3600);
   });
 });
