@@ -117,7 +117,7 @@ async function flows(stack: BenchStack, orders: () => string[]): Promise<Flow[]>
         dynamo: 2,
         wechat: 1,
         secrets: 0,
-        note: 'claim + store the answer; the first repayment\'s out_trade_no reservation could ride with the claim in one TransactWriteItems (3 as separate writes)',
+        note: 'claim and the first repayment\'s out_trade_no reservation in one TransactWriteItems + store the answer',
       },
       prepare: () => httpEvent(JSON.stringify(repaymentBody())),
       handler: presign,

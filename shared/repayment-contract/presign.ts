@@ -5,7 +5,8 @@ import type { MerchantContext } from '../merchant/context';
 import { isTransient, toServiceError } from '../merchant/failures';
 import type { Runtime } from '../runtime/container';
 import { logger } from '../runtime/logger';
-import { claimedCall, type CallResult } from '../store/claimed-call';
+import { claimedCall, type CallResult, type LeaseOrigin } from '../store/claimed-call';
+import type { ClaimGuard } from '../store/claims';
 import { fromAttributes, toAttributes, type Item } from '../store/items';
 import { keys } from '../store/keys';
 import { MalformedResponseError, WechatPayApiError, type EncryptionKey } from '../wechatpay';
@@ -84,7 +85,9 @@ export async function presignRepaymentContract(rt: Runtime, body: unknown, optio
     reclaimable: (existing) =>
       existing.state === 'REJECTED' && existing.reusable === true && existing.notified_unconfirmed_at === undefined,
     onBusy: busy,
-    call: (existing) => callWechat(rt, merchant, normalized, encryptionKey, existing),
+    // The first repayment's out_trade_no is reserved in the claim's own transaction (2 writes in all, not 3).
+    guards: normalized.trade_info ? [repaymentReservation(rt, merchant, normalized)] : [],
+    call: (existing, how) => callWechat(rt, merchant, normalized, encryptionKey, existing, how),
   });
   return { answer: settle(rt, record, replayed), replayed };
 }
@@ -138,12 +141,15 @@ async function callWechat(
   n: NormalizedPresign,
   encryptionKey: EncryptionKey,
   existing: RepaymentContractRecord | undefined,
+  how: LeaseOrigin,
 ): Promise<CallResult> {
   const code = n.out_contract_code;
   // `existing` is set when an earlier attempt of this very request may have reached WeChat (its answer was lost,
   // or its worker died holding the lease): from then on nothing is given back.
   const earlierAttempt = existing !== undefined;
-  if (n.trade_info) {
+  // A new claim wrote the reservation with it; a reclaimed code (a corrected request after a definitive refusal, which
+  // gave its number back) reserves its own now.
+  if (n.trade_info && how === 'reclaimed') {
     const holder = await reserveRepayment(rt, merchant, n);
     if (holder !== code) {
       return rejected({
@@ -245,13 +251,29 @@ function wechatRefusal(error: WechatPayApiError): Refusal {
 }
 
 /**
- * `REPAY#<out_trade_no>` is created with the presign that asks for the first repayment: it holds that repayment's
- * result and leads a DEDUCTION_PAY notification back to the contract. Returns the contract code holding it.
+ * The first repayment's out_trade_no, reserved with the contract's claim in one transaction. Refused (409, nothing
+ * written) when another contract holds it; a reservation this code left behind (a call that failed before WeChat
+ * saw it) is simply taken again.
  */
-async function reserveRepayment(rt: Runtime, merchant: MerchantContext, n: NormalizedPresign): Promise<string> {
+function repaymentReservation(rt: Runtime, merchant: MerchantContext, n: NormalizedPresign): ClaimGuard {
   const trade = n.trade_info!;
   const now = rt.now();
-  const item: RepaymentRecord = {
+  return {
+    key: keys.repayment(trade.out_trade_no),
+    put: repaymentItem(merchant, n, now),
+    condition: 'attribute_not_exists(pk) OR (out_contract_code = :code AND #state = :pending)',
+    names: { '#state': 'state' },
+    values: { ':code': n.out_contract_code, ':pending': 'PENDING' },
+    refusal: () =>
+      new ServiceError(409, OUT_TRADE_NO_USED, `trade_info.out_trade_no ${trade.out_trade_no} already belongs to another repayment contract`, {
+        errors: [{ field: 'trade_info.out_trade_no', message: 'already used by another repayment contract; send a new one' }],
+      }),
+  };
+}
+
+function repaymentItem(merchant: MerchantContext, n: NormalizedPresign, now: number): RepaymentRecord {
+  const trade = n.trade_info!;
+  return {
     ...keys.repayment(trade.out_trade_no),
     kind: 'REPAYMENT',
     out_trade_no: trade.out_trade_no,
@@ -262,6 +284,14 @@ async function reserveRepayment(rt: Runtime, merchant: MerchantContext, n: Norma
     created_at: now,
     updated_at: now,
   };
+}
+
+/**
+ * `REPAY#<out_trade_no>` is created with the presign that asks for the first repayment: it holds that repayment's
+ * result and leads a DEDUCTION_PAY notification back to the contract. Returns the contract code holding it.
+ */
+async function reserveRepayment(rt: Runtime, merchant: MerchantContext, n: NormalizedPresign): Promise<string> {
+  const item = repaymentItem(merchant, n, rt.now());
   try {
     await rt.dynamo.send(
       new PutItemCommand({

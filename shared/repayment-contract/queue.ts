@@ -7,7 +7,7 @@ import type { Runtime } from '../runtime/container';
 import { logger } from '../runtime/logger';
 import { fromAttributes, toAttributes } from '../store/items';
 import { keys } from '../store/keys';
-import { CONTRACT_CODE_USED, PRESIGN_EXPIRED, presignRepaymentContract, REQUEST_IN_PROGRESS } from './presign';
+import { CONTRACT_CODE_USED, OUT_TRADE_NO_USED, PRESIGN_EXPIRED, presignRepaymentContract, REQUEST_IN_PROGRESS } from './presign';
 import type { Refusal } from './record';
 import { OUT_CONTRACT_CODE } from './schema';
 
@@ -44,13 +44,15 @@ export async function presignFromQueue(rt: Runtime, message: Pick<SQSRecord, 'me
         // This very request was served long ago: a late redelivery. The contract record says everything.
         return 'replayed';
       case CONTRACT_CODE_USED:
+      // The first repayment's number is another contract's: refused before anything was written for this code.
+      case OUT_TRADE_NO_USED:
         await recordMessageRefusal(rt, message, codeIn(message.body), { status: error.status, code: error.code, message: error.message });
         return 'refused';
       case REQUEST_IN_PROGRESS:
         // A copy of this message is being served right now: come back for its answer.
         throw error;
       default:
-        // WeChat's refusal, or the first repayment's out_trade_no taken: already stored as REJECTED by the use case.
+        // WeChat's refusal: already stored as REJECTED by the use case.
         return 'rejected';
     }
   }

@@ -14,8 +14,12 @@ export interface ClaimedCallOptions<T extends ClaimedRecord> {
   initial: Item;
   /** Conditions on other items checked in the claim's own write (see `ClaimGuard`). */
   guards?: readonly ClaimGuard[];
-  /** Calls WeChat; resolves to what the call produced, throws to give the key back. */
-  call: (record: T | undefined) => Promise<CallResult>;
+  /**
+   * Calls WeChat; resolves to what the call produced, throws to give the key back. `how` the lease was got: a new
+   * claim (its guards were written with it), a dead holder's claim taken over, a given-up record reclaimed by
+   * another request (no guard was written for it), or a served record renewed.
+   */
+  call: (record: T | undefined, how: LeaseOrigin) => Promise<CallResult>;
   /** For the same request served before: answer from the record, or renew it with a fresh call. */
   onRepeat: (record: T) => 'replay' | 'renew';
   /** The key is held by a different request. */
@@ -32,6 +36,8 @@ export interface ClaimedCallOptions<T extends ClaimedRecord> {
  * What one outbound call produced: its own fields, and the state it moves the record to. The state moves only
  * from the states named (see `ClaimStore.complete`): a record a notification moved on meanwhile keeps its state.
  */
+export type LeaseOrigin = 'claimed' | 'taken-over' | 'reclaimed' | 'renewed';
+
 export interface CallResult {
   fields: Item;
   advance: StateAdvance;
@@ -54,13 +60,13 @@ export async function claimedCall<T extends ClaimedRecord>(options: ClaimedCallO
     const outcome = await claims.claim<T>(key, fingerprint, leaseMs, options.initial, options.guards);
     switch (outcome.kind) {
       case 'claimed':
-        return { record: await callUnderLease(options, outcome.token, outcome.record), replayed: false };
+        return { record: await callUnderLease(options, outcome.token, outcome.record, outcome.record ? 'taken-over' : 'claimed'), replayed: false };
       case 'conflict': {
         if (!options.reclaimable?.(outcome.record)) throw options.onConflict(outcome.record);
         const token = await claims.reclaim(key, outcome.record, fingerprint, leaseMs, options.initial);
         // Another corrected request took it first: look again (it is theirs now, or free again).
         if (!token) continue;
-        return { record: await callUnderLease(options, token, undefined), replayed: false };
+        return { record: await callUnderLease(options, token, undefined, 'reclaimed'), replayed: false };
       }
       case 'in_progress':
         await claims.waitWhileLeased<T>(key, options.waitMs ?? DEFAULT_WAIT_MS);
@@ -72,17 +78,17 @@ export async function claimedCall<T extends ClaimedRecord>(options: ClaimedCallO
           await claims.waitWhileLeased<T>(key, options.waitMs ?? DEFAULT_WAIT_MS);
           continue;
         }
-        return { record: await callUnderLease(options, token, outcome.record), replayed: false };
+        return { record: await callUnderLease(options, token, outcome.record, 'renewed'), replayed: false };
       }
     }
   }
   throw options.onBusy();
 }
 
-async function callUnderLease<T extends ClaimedRecord>(options: ClaimedCallOptions<T>, token: string, previous: T | undefined): Promise<T> {
+async function callUnderLease<T extends ClaimedRecord>(options: ClaimedCallOptions<T>, token: string, previous: T | undefined, how: LeaseOrigin): Promise<T> {
   let result: CallResult;
   try {
-    result = await options.call(previous);
+    result = await options.call(previous, how);
   } catch (error) {
     await options.claims.release(options.key, token);
     throw error;

@@ -80,6 +80,8 @@ export interface ClaimGuard {
   values?: Item;
   /** The error the caller gets when the condition does not hold; `item` is the guarded item as it is, if any. */
   refusal: (item: Item | undefined) => Error;
+  /** Written at `key` with the claim when the condition holds (a reservation riding in the same transaction). */
+  put?: Item;
 }
 
 export class ClaimLostError extends Error {
@@ -170,16 +172,18 @@ export class ClaimStore {
                   ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
                 },
               },
-              ...guards.map((guard) => ({
-                ConditionCheck: {
+              ...guards.map((guard) => {
+                const check = {
                   TableName: this.tableName,
-                  Key: toAttributes({ ...guard.key }),
                   ConditionExpression: guard.condition,
                   ...(guard.names ? { ExpressionAttributeNames: guard.names } : {}),
                   ...(guard.values ? { ExpressionAttributeValues: toAttributes(guard.values) } : {}),
                   ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
-                },
-              })),
+                };
+                return guard.put
+                  ? { Put: { ...check, Item: toAttributes({ ...guard.put, ...guard.key }) } }
+                  : { ConditionCheck: { ...check, Key: toAttributes({ ...guard.key }) } };
+              }),
             ],
           }),
         );

@@ -416,6 +416,23 @@ describe('POST /repayment-contracts: a contract code is never reusable', () => {
   });
 });
 
+describe('the first repayment\'s out_trade_no, reserved with the claim', () => {
+  it('another contract\'s number is refused (409 naming the field) before anything is written or sent; a new code with a free number goes through', async () => {
+    const first = contractBody();
+    expect((await create(first)).statusCode).toBe(201);
+    const second = contractBody({ over: { trade_info: { ...first.trade_info, deduct_amount: '3000' } } });
+    const refused = await create(second);
+    expect(refused.statusCode).toBe(409);
+    expect(parse(refused)).toMatchObject({ code: 'OUT_TRADE_NO_USED', errors: [{ field: 'trade_info.out_trade_no' }] });
+    expect(presignCalls()).toBe(1);
+    expect((await get(second.out_contract_code)).statusCode).toBe(404); // nothing half-written: the code is still free
+    expect((await stored(`REPAY#${first.trade_info!.out_trade_no}`, 'REPAYMENT'))?.out_contract_code).toBe(first.out_contract_code);
+    const corrected = { ...second, trade_info: { ...second.trade_info!, out_trade_no: uniq('RT') } };
+    expect((await create(corrected)).statusCode).toBe(201);
+    expect(presignCalls()).toBe(2);
+  });
+});
+
 describe('presign from the queue (SQS, ReportBatchItemFailures)', () => {
   it('presigns, answers redeliveries and copies from the record (one WeChat call), and the contract signs', async () => {
     const body = contractBody();
