@@ -4,7 +4,7 @@ import { createContractOrderSchema } from '../../shared/contract-order/schema';
 import { createH5OrderSchema } from '../../shared/h5-payment/schema';
 import { createDeductionSchema, preDeductionNoticeSchema, terminateContractSchema } from '../../shared/papay/schema';
 import { createRefundSchema } from '../../shared/refund/schema';
-import { createRepaymentContractSchema } from '../../shared/repayment-contract/schema';
+import { createRepaymentContractSchema, terminateRepaymentContractSchema } from '../../shared/repayment-contract/schema';
 import {
   contractOrderAnswerSchema,
   contractOrderSchema,
@@ -101,6 +101,14 @@ export const MERCHANT_OPERATIONS: Record<ProtectedRouteKey, MerchantOperation> =
     summary: 'A credit-repayment contract and its repayments; a late notification is confirmed with the query API',
     success: { status: 200, name: 'RepaymentContract', schema: repaymentContractSchema },
     errors: [404],
+  },
+  'POST /repayment-contracts/{out_contract_code}/terminate': {
+    operationId: 'terminateRepaymentContract',
+    tag: 'Credit repayment',
+    summary: 'End a signed credit-repayment contract (partner contracts/terminate); idempotent, an ended one is answered as it is',
+    request: { name: 'TerminateRepaymentContract', schema: terminateRepaymentContractSchema, example: { remark: '贷款已结清' } },
+    success: { status: 200, name: 'RepaymentContract', schema: repaymentContractSchema },
+    errors: [404, 409, 415, 422, 502, 503],
   },
   'POST /contract-orders': {
     operationId: 'createContractOrder',

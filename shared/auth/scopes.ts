@@ -8,6 +8,7 @@ export const ROUTE_SCOPES = {
   'GET /h5-orders/{out_trade_no}': 'payments:read',
   'POST /repayment-contracts': 'contracts:write',
   'GET /repayment-contracts/{out_contract_code}': 'contracts:read',
+  'POST /repayment-contracts/{out_contract_code}/terminate': 'contracts:write',
   'POST /contract-orders': 'payments:write',
   'GET /contract-orders/{out_trade_no}': 'payments:read',
   'POST /h5-orders/{out_trade_no}/close': 'payments:write',

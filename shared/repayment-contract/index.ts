@@ -9,3 +9,4 @@ export {
 } from './notification';
 export { CONTRACT_NOTIFY_PATH, REPAYMENT_NOTIFY_PATH } from './wechat-request';
 export { maskName, isValidIdCard } from './identity';
+export { terminateRepaymentContract } from './terminate';

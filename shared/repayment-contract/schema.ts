@@ -132,3 +132,8 @@ export const createRepaymentContractSchema = v.pipe(
 );
 
 export type CreateRepaymentContractInput = v.InferOutput<typeof createRepaymentContractSchema>;
+
+/** `POST /repayment-contracts/{out_contract_code}/terminate`: WeChat's `contract_termination_remark` (≤ 128). */
+export const terminateRepaymentContractSchema = v.strictObject({
+  remark: text(128),
+});

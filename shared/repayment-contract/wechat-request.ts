@@ -95,3 +95,4 @@ export function presignBody(
   };
   return { body: JSON.stringify(body), wechatpaySerial: idNumber.serial };
 }
+export const TERMINATE_PATH = '/v3/credit-repayment/partner/contracts/terminate';

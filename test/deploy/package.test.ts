@@ -21,7 +21,7 @@ let out: string;
 
 const FUNCTIONS = [
   'authorizer', 'apiDocs', 'createH5Order', 'getH5Order', 'notifyH5Payment',
-  'createRepaymentContract', 'presignRepaymentContractFromQueue', 'getRepaymentContract', 'notifyRepaymentContract', 'notifyRepayment',
+  'createRepaymentContract', 'presignRepaymentContractFromQueue', 'getRepaymentContract', 'terminateRepaymentContract', 'notifyRepaymentContract', 'notifyRepayment',
   'createContractOrder', 'getContractOrder', 'notifyContractOrderPayment', 'notifyContractOrderContract',
   'closeH5Order', 'closeContractOrder', 'createRefund', 'getRefund', 'notifyRefund', 'notifyContractOrderRefund',
   'getPapayContract', 'getPapayContractByCode', 'terminatePapayContract', 'sendPreDeductionNotice', 'createDeduction', 'getDeduction', 'closeDeduction', 'notifyDeduction', 'reconcileDaily', 'getReconciliation',
@@ -35,7 +35,7 @@ const MERCHANT_ROUTES = [
   'POST /refunds', 'GET /refunds/{out_refund_no}',
   'GET /papay-contracts/{contract_id}', 'GET /papay-contracts/by-code/{contract_code}', 'POST /papay-contracts/{contract_id}/terminate', 'POST /papay-contracts/{contract_id}/pre-deduction-notice',
   'POST /deductions', 'GET /deductions/{out_trade_no}', 'POST /deductions/{out_trade_no}/close',
-  'GET /reconciliation/{date}',
+  'GET /reconciliation/{date}', 'POST /repayment-contracts/{out_contract_code}/terminate',
 ];
 const NOTIFY_ROUTES = [
   'POST /notify/h5-payment', 'POST /notify/repayment-contract', 'POST /notify/repayment',

@@ -6,6 +6,7 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler as createHandler } from '../../../functions/http/create-repayment-contract';
+import { handler as terminateHandler } from '../../../functions/http/terminate-repayment-contract';
 import { handler as getHandler } from '../../../functions/http/get-repayment-contract';
 import { handler as contractNotifyHandler } from '../../../functions/notify/repayment-contract';
 import { handler as repaymentNotifyHandler } from '../../../functions/notify/repayment';
@@ -413,6 +414,68 @@ describe('POST /repayment-contracts: a contract code is never reusable', () => {
     const bad = await get('not-a-code');
     expect(bad.statusCode).toBe(400);
     expect(parse(bad).errors[0].field).toBe('out_contract_code');
+  });
+});
+
+describe('POST /repayment-contracts/{out_contract_code}/terminate', () => {
+  const terminate = async (code: string, remark = '贷款已结清') =>
+    (await terminateHandler(event({ remark }, { pathParameters: { out_contract_code: code } }))) as Result;
+  const terminateCalls = () => flow.calls.filter((c) => c === 'POST /v3/credit-repayment/partner/contracts/terminate').length;
+  async function signedContract(): Promise<string> {
+    const body = contractBody({ trade: false });
+    const answer = parse(await create(body));
+    expect((await act({ url: answer.redirect_url, action: 'sign' })).status).toBe(200);
+    await eventually(() => view(body.out_contract_code), (v) => v.state === 'SIGNED');
+    return body.out_contract_code;
+  }
+
+  it('before signing: 409 with the state it is in, nothing sent', async () => {
+    const body = contractBody({ trade: false });
+    expect((await create(body)).statusCode).toBe(201);
+    const refused = await terminate(body.out_contract_code);
+    expect(refused.statusCode).toBe(409);
+    expect(parse(refused)).toMatchObject({ code: 'CONTRACT_NOT_IN_FORCE', detail: expect.stringContaining('PRESIGNED') });
+    expect(terminateCalls()).toBe(0);
+    expect((await terminate('RCUNKNOWN0000001')).statusCode).toBe(404);
+  });
+
+  it('after signing: TERMINATED by the merchant; again answers the stored result with no call; the TERMINATE_CONTRACT notification that follows changes nothing twice', async () => {
+    const code = await signedContract();
+    const ended = await terminate(code);
+    expect(ended.statusCode, ended.body).toBe(200);
+    expect(parse(ended)).toMatchObject({ state: 'TERMINATED', contract_terminated_mode: 'TERMINATION_MODE_BY_MERCHANT', contract_termination_remark: '贷款已结清' });
+    expect(sandbox.state.listContracts().repayment.find((c) => c.out_contract_code === code)?.status).toBe('TERMINATED');
+    await sandbox.notifications.waitFor((a) => a.event === 'CREDIT_REPAYMENT.TERMINATE_CONTRACT' && a.ok);
+    const again = await terminate(code, '再次');
+    expect(again.statusCode).toBe(200);
+    expect(parse(again).state).toBe('TERMINATED');
+    expect(terminateCalls()).toBe(1);
+    const stored = await rt.claims.get<Record<string, any>>({ pk: `CONTRACT#${code}`, sk: 'CONTRACT' });
+    expect(stored?.state).toBe('TERMINATED');
+    expect([...(stored?.event_ids ?? [])].filter((id: string) => id.startsWith('terminate:'))).toHaveLength(1);
+  });
+
+  it('the user ended it in WeChat a moment before: WeChat refuses ours, the query decides, TERMINATED by the user', async () => {
+    const code = await signedContract();
+    await sandbox.faults.set({ notifyDelayMs: 60_000 }); // the user's TERMINATE_CONTRACT has not reached us yet
+    expect((await act({ out_contract_code: code, action: 'terminate' })).status).toBe(200);
+    const ended = await terminate(code);
+    expect(ended.statusCode, ended.body).toBe(200);
+    expect(parse(ended)).toMatchObject({ state: 'TERMINATED', contract_terminated_mode: 'TERMINATION_MODE_BY_USER' });
+    expect(flow.calls).toContain(`GET /v3/credit-repayment/partner/contracts/${code}`);
+  });
+
+  it('a lost answer after WeChat ended it: the query decides, TERMINATED; concurrent requests end it once', async () => {
+    const code = await signedContract();
+    await sandbox.faults.set({ timeout: 1, timeoutMode: 'after', timeoutHangMs: 5_000, match: '/contracts/terminate' });
+    const ended = await terminate(code);
+    expect(ended.statusCode, ended.body).toBe(200);
+    expect(parse(ended).state).toBe('TERMINATED');
+    await sandbox.faults.set({ match: '', timeout: 0 });
+    const other = await signedContract();
+    const results = await Promise.all([terminate(other), terminate(other), terminate(other)]);
+    expect(results.map((r) => r.statusCode)).toEqual([200, 200, 200]);
+    expect(results.map((r) => parse(r).state)).toEqual(['TERMINATED', 'TERMINATED', 'TERMINATED']);
   });
 });
 

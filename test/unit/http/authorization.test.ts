@@ -22,6 +22,7 @@ import { handler as sendPreDeductionNotice } from '../../../functions/http/send-
 import { handler as getDeduction } from '../../../functions/http/get-deduction';
 import { handler as closeDeduction } from '../../../functions/http/close-deduction';
 import { handler as getReconciliation } from '../../../functions/http/get-reconciliation';
+import { handler as terminateRepaymentContract } from '../../../functions/http/terminate-repayment-contract';
 
 type Handler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -45,6 +46,7 @@ const ROUTES: Record<keyof typeof ROUTE_SCOPES, Handler> = {
   'GET /deductions/{out_trade_no}': getDeduction as Handler,
   'POST /deductions/{out_trade_no}/close': closeDeduction as Handler,
   'GET /reconciliation/{date}': getReconciliation as Handler,
+  'POST /repayment-contracts/{out_contract_code}/terminate': terminateRepaymentContract as Handler,
 };
 
 function event(lambda: AuthorizerContext | undefined, headers: Record<string, string> = {}): APIGatewayProxyEventV2 {
