@@ -513,6 +513,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/repayment-contracts/{out_contract_code}/repayments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start a repayment of a scheduled record (partner deduct-orders); accepted is not repaid yet */
+        post: operations["createRepayment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/repayment-contracts/{out_contract_code}/repayments/{out_trade_no}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A repayment; one not final after a while is first confirmed with the deduct-order query */
+        get: operations["getRepayment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/repayment-contracts/{out_contract_code}/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Schedule a repayment (partner schedule-records/batch-create, one item); the date must be tomorrow to 14 days ahead (Beijing) */
+        post: operations["createRepaymentSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/repayment-contracts/{out_contract_code}/schedules/{out_record_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A scheduled repayment */
+        get: operations["getRepaymentSchedule"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/repayment-contracts/{out_contract_code}/terminate": {
         parameters: {
             query?: never;
@@ -733,6 +801,14 @@ export interface components {
             notify_url?: unknown;
             funds_account?: unknown;
         };
+        CreateRepayment: {
+            out_trade_no: string;
+            out_record_id: string;
+            deduct_amount: string;
+            description: string;
+            attach?: string;
+            notify_url?: unknown;
+        };
         CreateRepaymentContract: {
             appid?: string;
             plan_id: string;
@@ -759,6 +835,13 @@ export interface components {
             jump_info?: {
                 jump_appid?: string;
             };
+        };
+        CreateRepaymentSchedule: {
+            out_record_id: string;
+            repayment_amount: string;
+            min_repayment_amount?: string;
+            repayment_date: string;
+            sub_mchid?: string;
         };
         Deduction: {
             out_trade_no: string;
@@ -932,6 +1015,21 @@ export interface components {
             /** @description RFC 3339, Beijing time (+08:00) */
             updated_at: string;
         };
+        Repayment: {
+            out_trade_no: string;
+            out_record_id?: string;
+            /** @description fen, as WeChat writes it */
+            deduct_amount: string;
+            /** @enum {string} */
+            state: "PENDING" | "PAY_SUCCESS" | "PAY_FAIL";
+            order_state?: string;
+            transaction_id?: string;
+            /** @description fen actually repaid; may be less than deduct_amount */
+            pay_success_amount?: string;
+            /** @description RFC 3339, Beijing time (+08:00) */
+            success_time?: string;
+            out_contract_code: string;
+        };
         RepaymentContract: {
             out_contract_code: string;
             /** @enum {string} */
@@ -943,13 +1041,31 @@ export interface components {
             contract_id?: string;
             first_repayment?: {
                 out_trade_no: string;
-                deduct_amount?: string;
-                state: string;
+                out_record_id?: string;
+                /** @description fen, as WeChat writes it */
+                deduct_amount: string;
+                /** @enum {string} */
+                state: "PENDING" | "PAY_SUCCESS" | "PAY_FAIL";
+                order_state?: string;
+                transaction_id?: string;
+                /** @description fen actually repaid; may be less than deduct_amount */
+                pay_success_amount?: string;
+                /** @description RFC 3339, Beijing time (+08:00) */
+                success_time?: string;
             };
             repayments?: {
                 out_trade_no: string;
-                deduct_amount?: string;
-                state: string;
+                out_record_id?: string;
+                /** @description fen, as WeChat writes it */
+                deduct_amount: string;
+                /** @enum {string} */
+                state: "PENDING" | "PAY_SUCCESS" | "PAY_FAIL";
+                order_state?: string;
+                transaction_id?: string;
+                /** @description fen actually repaid; may be less than deduct_amount */
+                pay_success_amount?: string;
+                /** @description RFC 3339, Beijing time (+08:00) */
+                success_time?: string;
             }[];
             error?: {
                 code: string;
@@ -959,6 +1075,16 @@ export interface components {
             created_at: string;
             /** @description RFC 3339, Beijing time (+08:00) */
             updated_at: string;
+        };
+        RepaymentSchedule: {
+            out_record_id: string;
+            out_contract_code: string;
+            contract_id: string;
+            /** @constant */
+            state: "SCHEDULED";
+            repayment_amount: string;
+            min_repayment_amount?: string;
+            repayment_date: string;
         };
         TerminatePapayContract: {
             reason: string;
@@ -3043,6 +3169,433 @@ export interface operations {
             };
             /** @description the service failed or is misconfigured */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createRepayment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the lender's contract code */
+                out_contract_code: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "out_trade_no": "RP202612030001",
+                 *       "out_record_id": "SR202612030001",
+                 *       "deduct_amount": "5000",
+                 *       "description": "第2期还款"
+                 *     }
+                 */
+                "application/json": components["schemas"]["CreateRepayment"];
+            };
+        };
+        responses: {
+            /** @description created; a replay of the same request answers the stored result with `Idempotent-Replayed: true` */
+            201: {
+                headers: {
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Repayment"];
+                };
+            };
+            /** @description invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the token lacks the route's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the key is taken by a different request, or the resource is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WeChat Pay refused the request (its code is `code`), or a business rule did */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service failed or is misconfigured */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WeChat Pay answered something unusable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WeChat Pay did not answer; the same request is safe to send again (Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getRepayment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the lender's contract code */
+                out_contract_code: string;
+                /** @description the merchant order number */
+                out_trade_no: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Repayment"];
+                };
+            };
+            /** @description invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the token lacks the route's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WeChat Pay refused the request (its code is `code`), or a business rule did */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service failed or is misconfigured */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WeChat Pay did not answer; the same request is safe to send again (Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createRepaymentSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the lender's contract code */
+                out_contract_code: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "out_record_id": "SR202612030001",
+                 *       "repayment_amount": "5000",
+                 *       "repayment_date": "2026-12-10"
+                 *     }
+                 */
+                "application/json": components["schemas"]["CreateRepaymentSchedule"];
+            };
+        };
+        responses: {
+            /** @description created; a replay of the same request answers the stored result with `Idempotent-Replayed: true` */
+            201: {
+                headers: {
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepaymentSchedule"];
+                };
+            };
+            /** @description invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the token lacks the route's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the key is taken by a different request, or the resource is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WeChat Pay refused the request (its code is `code`), or a business rule did */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service failed or is misconfigured */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WeChat Pay answered something unusable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WeChat Pay did not answer; the same request is safe to send again (Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getRepaymentSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the lender's contract code */
+                out_contract_code: string;
+                /** @description the lender's schedule record id */
+                out_record_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepaymentSchedule"];
+                };
+            };
+            /** @description invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the token lacks the route's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WeChat Pay refused the request (its code is `code`), or a business rule did */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service failed or is misconfigured */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WeChat Pay did not answer; the same request is safe to send again (Retry-After) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -6,6 +6,7 @@
  *   POST /sandbox/act            {url | out_trade_no | out_contract_code | contract_code, mchid?, action}
  *                                {out_refund_no, mchid?, action: refund-success | refund-abnormal | refund-close}
  *                                {out_trade_no, mchid?, action: deduct-success | deduct-fail | deduct-bankerror | deduct-silent-fail}
+ *                                {out_trade_no, mchid?, action: repay-success | repay-fail, amount?} (credit repayment)
  *   POST /sandbox/reset          GET|POST /sandbox/time {advance_seconds}
  */
 import { ACTIONS, isTarget, perform, resolveActInput, type ActInput, type SandboxAction } from './actions';
@@ -14,6 +15,7 @@ import { addBillDiscrepancy } from './products/bill';
 import { FaultInputError } from './faults';
 import { actOnRefund, REFUND_ACTIONS, settleDue, type RefundAction } from './products/refund';
 import { actOnDeduction, DEDUCTION_ACTIONS, settleDueDeductions, type DeductionAction } from './products/papay';
+import { actOnRepayment, REPAYMENT_ACTIONS, type RepaymentAction } from './products/repayments';
 
 export interface ControlAnswer {
   status: number;
@@ -114,8 +116,15 @@ export async function handleControl(host: ControlHost, method: string, path: str
         ctx.log('sandbox.act', { action, ok: result.ok, code: result.code });
         return { status: result.status, body: result };
       }
+      if (typeof action === 'string' && (REPAYMENT_ACTIONS as readonly string[]).includes(action)) {
+        const outTradeNo = optString(body['out_trade_no']);
+        if (!outTradeNo) return bad('out_trade_no is required for repayment actions');
+        const result = actOnRepayment(ctx, outTradeNo, optString(body['mchid']), action as RepaymentAction, optString(body['amount']));
+        ctx.log('sandbox.act', { action, ok: result.ok, code: result.code });
+        return { status: result.status, body: result };
+      }
       if (typeof action !== 'string' || !(ACTIONS as readonly string[]).includes(action)) {
-        return bad(`action must be one of ${[...ACTIONS, ...REFUND_ACTIONS, ...DEDUCTION_ACTIONS].join(', ')}`);
+        return bad(`action must be one of ${[...ACTIONS, ...REFUND_ACTIONS, ...DEDUCTION_ACTIONS, ...REPAYMENT_ACTIONS].join(', ')}`);
       }
       const input: ActInput = {};
       for (const k of ['url', 'out_trade_no', 'out_contract_code', 'contract_code', 'mchid'] as const) {

@@ -131,7 +131,7 @@ export interface RepaymentContract {
   termination_remark?: string;
 }
 
-/** The first repayment made during signing (trade_info). */
+/** A repayment: the first one made during signing (trade_info), or one started with deduct-orders. */
 export interface DeductOrder {
   mchid: string;
   appid: string;
@@ -140,13 +140,32 @@ export interface DeductOrder {
   out_contract_code: string;
   contract_id: string;
   openid: string;
-  order_state: 'DEDUCT_ORDER_STATE_PAY_SUCCESS';
+  order_state: 'DEDUCT_ORDER_STATE_PENDING' | 'DEDUCT_ORDER_STATE_NOT_PAY' | 'DEDUCT_ORDER_STATE_PAY_SUCCESS' | 'DEDUCT_ORDER_STATE_PAY_FAIL';
   deduct_amount: string;
-  pay_success_amount: string;
+  pay_success_amount?: string;
   description?: string;
   attach?: string;
-  transaction_id: string;
-  success_ms: number;
+  transaction_id?: string;
+  success_ms?: number;
+  /** deduct-orders only: its schedule record, notify URL and request (the same number with other fields is refused). */
+  out_record_id?: string;
+  notify_url?: string;
+  fingerprint?: string;
+}
+
+/** A repayment scheduled with schedule-records/batch-create (one item per call). */
+export interface ScheduleRecord {
+  mchid: string;
+  out_record_id: string;
+  appid: string;
+  sub_mchid: string;
+  sub_appid?: string;
+  contract_id: string;
+  openid: string;
+  repayment_amount: string;
+  min_repayment_amount: string;
+  repayment_date: string;
+  fingerprint: string;
 }
 
 /** A papay deduction (`/pay/pappayapply`): accepted, then settled asynchronously. */
@@ -213,6 +232,8 @@ export class SandboxState {
   /** Reserved trade_info out_trade_no of presigns, and the deduct orders once paid. */
   readonly deductTradeNos = new Map<string, string>(); // mchid:out_trade_no -> out_contract_code
   readonly deductOrders = new Map<string, DeductOrder>();
+  /** mchid:out_record_id -> schedule record. */
+  readonly scheduleRecords = new Map<string, ScheduleRecord>();
   readonly tokens = new Map<string, TokenRef>();
   /** mchid:out_refund_no -> refund (one number space per merchant, both protocols). */
   readonly refunds = new Map<string, SandboxRefund>();
@@ -238,6 +259,7 @@ export class SandboxState {
     this.repaymentContracts.clear();
     this.deductTradeNos.clear();
     this.deductOrders.clear();
+    this.scheduleRecords.clear();
     this.tokens.clear();
   }
 

@@ -13,6 +13,7 @@ import { parseJsonBody, type JsonObject } from './validate/json';
 import { createV3Refund, queryV3Refund } from './products/refund';
 import { preDeductionNotice } from './products/papay';
 import { tradeBill } from './products/bill';
+import { createDeductOrder, createScheduleRecords, queryScheduleRecord } from './products/repayments';
 
 export interface V3Call {
   ctx: SandboxContext;
@@ -71,6 +72,13 @@ const ROUTES: Route[] = [
     pattern: /^\/v3\/credit-repayment\/partner\/contracts\/([^/]+)$/,
     run: (c) => queryContract(c.ctx, c.merchant, p0(c)),
   },
+  { method: 'POST', pattern: /^\/v3\/credit-repayment\/partner\/schedule-records\/batch-create$/, run: (c) => createScheduleRecords(c.ctx, c.merchant, c.body) },
+  {
+    method: 'GET',
+    pattern: /^\/v3\/credit-repayment\/partner\/schedule-records\/([^/]+)$/,
+    run: (c) => queryScheduleRecord(c.ctx, c.merchant, p0(c), c.query),
+  },
+  { method: 'POST', pattern: /^\/v3\/credit-repayment\/partner\/deduct-orders$/, run: (c) => createDeductOrder(c.ctx, c.merchant, c.body) },
   {
     method: 'GET',
     pattern: /^\/v3\/credit-repayment\/partner\/deduct-orders\/([^/]+)$/,

@@ -141,7 +141,7 @@ export function terminateByMerchant(ctx: SandboxContext, merchant: SandboxMercha
 }
 
 export function deductOrderObject(d: DeductOrder): Record<string, unknown> {
-  const out: Record<string, unknown> = { out_trade_no: d.out_trade_no, appid: d.appid };
+  const out: Record<string, unknown> = { out_trade_no: d.out_trade_no, ...(d.out_record_id ? { out_record_id: d.out_record_id } : {}), appid: d.appid };
   if (d.sub_appid !== undefined) out['sub_appid'] = d.sub_appid;
   out['openid'] = d.openid;
   out['contract_id'] = d.contract_id;

@@ -4,7 +4,7 @@ import { createContractOrderSchema } from '../../shared/contract-order/schema';
 import { createH5OrderSchema } from '../../shared/h5-payment/schema';
 import { createDeductionSchema, preDeductionNoticeSchema, terminateContractSchema } from '../../shared/papay/schema';
 import { createRefundSchema } from '../../shared/refund/schema';
-import { createRepaymentContractSchema, terminateRepaymentContractSchema } from '../../shared/repayment-contract/schema';
+import { createRepaymentContractSchema, createRepaymentSchema, createScheduleSchema, terminateRepaymentContractSchema } from '../../shared/repayment-contract/schema';
 import {
   contractOrderAnswerSchema,
   contractOrderSchema,
@@ -14,6 +14,8 @@ import {
   preNoticeSchema,
   presignAnswerSchema,
   reconciliationSchema,
+  repaymentSchema,
+  scheduleSchema,
   refundSchema,
   repaymentContractSchema,
 } from './responses';
@@ -36,6 +38,7 @@ export interface MerchantOperation {
 /** Path parameters and the characters WeChat allows in each. */
 export const PATH_PARAMETERS: Record<string, { pattern: string; description: string }> = {
   out_trade_no: { pattern: '^[0-9A-Za-z_\\-|*]{1,32}$', description: 'the merchant order number' },
+  out_record_id: { pattern: '^[0-9A-Za-z]{1,32}$', description: 'the lender\'s schedule record id' },
   date: { pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'a Beijing day, YYYY-MM-DD' },
   out_refund_no: { pattern: '^[0-9A-Za-z_\\-|*@]{1,64}$', description: 'the merchant refund number' },
   out_contract_code: { pattern: '^[0-9A-Za-z]{1,64}$', description: 'the lender\'s contract code' },
@@ -109,6 +112,38 @@ export const MERCHANT_OPERATIONS: Record<ProtectedRouteKey, MerchantOperation> =
     request: { name: 'TerminateRepaymentContract', schema: terminateRepaymentContractSchema, example: { remark: '贷款已结清' } },
     success: { status: 200, name: 'RepaymentContract', schema: repaymentContractSchema },
     errors: [404, 409, 415, 422, 502, 503],
+  },
+  'POST /repayment-contracts/{out_contract_code}/schedules': {
+    operationId: 'createRepaymentSchedule',
+    tag: 'Credit repayment',
+    summary: 'Schedule a repayment (partner schedule-records/batch-create, one item); the date must be tomorrow to 14 days ahead (Beijing)',
+    request: { name: 'CreateRepaymentSchedule', schema: createScheduleSchema, example: { out_record_id: 'SR202612030001', repayment_amount: '5000', repayment_date: '2026-12-10' } },
+    success: { status: 201, name: 'RepaymentSchedule', schema: scheduleSchema },
+    errors: [404, 409, 415, 422, 502, 503],
+    idempotent: true,
+  },
+  'GET /repayment-contracts/{out_contract_code}/schedules/{out_record_id}': {
+    operationId: 'getRepaymentSchedule',
+    tag: 'Credit repayment',
+    summary: 'A scheduled repayment',
+    success: { status: 200, name: 'RepaymentSchedule', schema: scheduleSchema },
+    errors: [404, 422, 503],
+  },
+  'POST /repayment-contracts/{out_contract_code}/repayments': {
+    operationId: 'createRepayment',
+    tag: 'Credit repayment',
+    summary: 'Start a repayment of a scheduled record (partner deduct-orders); accepted is not repaid yet',
+    request: { name: 'CreateRepayment', schema: createRepaymentSchema, example: { out_trade_no: 'RP202612030001', out_record_id: 'SR202612030001', deduct_amount: '5000', description: '第2期还款' } },
+    success: { status: 201, name: 'Repayment', schema: repaymentSchema },
+    errors: [404, 409, 415, 422, 502, 503],
+    idempotent: true,
+  },
+  'GET /repayment-contracts/{out_contract_code}/repayments/{out_trade_no}': {
+    operationId: 'getRepayment',
+    tag: 'Credit repayment',
+    summary: 'A repayment; one not final after a while is first confirmed with the deduct-order query',
+    success: { status: 200, name: 'Repayment', schema: repaymentSchema },
+    errors: [404, 422, 503],
   },
   'POST /contract-orders': {
     operationId: 'createContractOrder',

@@ -56,10 +56,28 @@ export const presignAnswerSchema = v.strictObject({
   redirect_url_expires_at: v.optional(time),
 });
 
-const repayment = v.looseObject({
+const repaymentFields = {
   out_trade_no: text,
-  deduct_amount: v.optional(text),
-  state: text,
+  out_record_id: v.optional(text),
+  deduct_amount: v.pipe(v.string(), v.description('fen, as WeChat writes it')),
+  state: v.picklist(['PENDING', 'PAY_SUCCESS', 'PAY_FAIL']),
+  order_state: v.optional(text),
+  transaction_id: v.optional(text),
+  pay_success_amount: v.optional(v.pipe(v.string(), v.description('fen actually repaid; may be less than deduct_amount'))),
+  success_time: v.optional(time),
+};
+const repayment = v.strictObject(repaymentFields);
+
+export const repaymentSchema = v.strictObject({ ...repaymentFields, out_contract_code: text });
+
+export const scheduleSchema = v.strictObject({
+  out_record_id: text,
+  out_contract_code: text,
+  contract_id: text,
+  state: v.literal('SCHEDULED'),
+  repayment_amount: text,
+  min_repayment_amount: v.optional(text),
+  repayment_date: text,
 });
 
 export const repaymentContractSchema = v.looseObject({

@@ -7,6 +7,7 @@ import { applyContractFacts, queryContract } from './contract-facts';
 import { applyRepaymentFacts, queryDeductOrder } from './notification';
 import { toView, tokenValid, type RepaymentContractRecord, type RepaymentContractView, type RepaymentRecord } from './record';
 import { OUT_CONTRACT_CODE, OUT_CONTRACT_CODE_RULE } from './schema';
+import { repaymentsOf } from './repayments';
 
 /** How often a signed contract with details missing is asked about again. */
 const RECHECK_AFTER_MS = 60_000;
@@ -38,7 +39,8 @@ export async function getRepaymentContract(rt: Runtime, code: string | undefined
   if (repayment && repayment.state === 'PENDING' && awaitsConfirmation(repayment)) {
     repayment = (await confirmRepayment(rt, repayment)) ?? repayment;
   }
-  return toView(record, repayment, rt.now());
+  const repayments = await repaymentsOf(rt, record);
+  return { ...toView(record, repayment, rt.now()), ...(repayments.length > 0 ? { repayments } : {}) };
 }
 
 /** Set by a notification we could not complete inside its acknowledgement budget (see notification.ts). */

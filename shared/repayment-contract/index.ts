@@ -10,3 +10,4 @@ export {
 export { CONTRACT_NOTIFY_PATH, REPAYMENT_NOTIFY_PATH } from './wechat-request';
 export { maskName, isValidIdCard } from './identity';
 export { terminateRepaymentContract } from './terminate';
+export { createRepayment, createSchedule, getRepayment, getSchedule } from './repayments';

@@ -78,11 +78,17 @@ export interface RepaymentContractRecord extends ClaimedRecord {
   last_checked_at?: number;
 }
 
-export type RepaymentState = 'PENDING' | 'PAY_SUCCESS' | 'PAY_FAIL';
+/**
+ * PENDING: reserved (the first repayment) or accepted by WeChat (deduct-orders). Our own call's states, for a repayment
+ * we start: CREATING while the call is in flight, UNCERTAIN when its answer was lost, REJECTED when WeChat refused it.
+ */
+export type RepaymentState = 'CREATING' | 'UNCERTAIN' | 'REJECTED' | 'PENDING' | 'PAY_SUCCESS' | 'PAY_FAIL';
 
-export const REPAYMENT_FORWARD_FROM: Record<'PAY_SUCCESS' | 'PAY_FAIL', readonly RepaymentState[]> = {
-  PAY_SUCCESS: ['PENDING', 'PAY_FAIL'],
-  PAY_FAIL: ['PENDING'],
+export const REPAYMENT_FORWARD_FROM: Record<'PENDING' | 'PAY_SUCCESS' | 'PAY_FAIL', readonly RepaymentState[]> = {
+  PENDING: ['CREATING', 'UNCERTAIN'],
+  // WeChat's word that money moved wins over any guess of ours.
+  PAY_SUCCESS: ['CREATING', 'UNCERTAIN', 'REJECTED', 'PENDING', 'PAY_FAIL'],
+  PAY_FAIL: ['CREATING', 'UNCERTAIN', 'PENDING'],
 };
 
 /** The first repayment of a presign (`REPAY#<out_trade_no>`): also the way from out_trade_no to the contract. */
@@ -105,6 +111,7 @@ export interface RepaymentRecord extends Item {
 
 export interface RepaymentView {
   out_trade_no: string;
+  out_record_id?: string;
   deduct_amount: string;
   state: RepaymentState;
   order_state?: string;
@@ -133,6 +140,8 @@ export interface RepaymentContractView {
   contract_terminated_mode?: string;
   contract_termination_remark?: string;
   first_repayment?: RepaymentView;
+  /** Repayments started with POST .../repayments, oldest first. */
+  repayments?: RepaymentView[];
   error?: { code: string; message: string; errors?: FieldProblem[]; wechatpay?: Refusal['wechatpay'] };
   created_at: string;
   updated_at: string;
@@ -210,9 +219,10 @@ export function toView(record: RepaymentContractRecord, repayment: RepaymentReco
   };
 }
 
-function repaymentView(r: RepaymentRecord): RepaymentView {
+export function repaymentView(r: RepaymentRecord): RepaymentView {
   return {
     out_trade_no: r.out_trade_no,
+    ...(typeof r['out_record_id'] === 'string' ? { out_record_id: r['out_record_id'] } : {}),
     deduct_amount: r.deduct_amount,
     state: r.state,
     ...(r.order_state !== undefined ? { order_state: r.order_state } : {}),

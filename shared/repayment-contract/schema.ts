@@ -137,3 +137,26 @@ export type CreateRepaymentContractInput = v.InferOutput<typeof createRepaymentC
 export const terminateRepaymentContractSchema = v.strictObject({
   remark: text(128),
 });
+
+const RECORD_ID = /^[0-9A-Za-z]{1,32}$/;
+
+/** `POST /repayment-contracts/{out_contract_code}/schedules`: one schedule item (WeChat takes one per call). */
+export const createScheduleSchema = v.strictObject({
+  out_record_id: pattern(RECORD_ID, 'must be 1-32 characters of 0-9 A-Z a-z'),
+  repayment_amount: fenString(),
+  min_repayment_amount: v.optional(fenString()),
+  repayment_date: pattern(/^\d{4}-\d{2}-\d{2}$/, 'must be a date, YYYY-MM-DD (Beijing)'),
+  sub_mchid: v.optional(pattern(/^\d{1,32}$/, 'must be 1-32 digits')),
+});
+export type CreateScheduleInput = v.InferOutput<typeof createScheduleSchema>;
+
+/** `POST /repayment-contracts/{out_contract_code}/repayments`: a repayment of a scheduled record (deduct-orders). */
+export const createRepaymentSchema = v.strictObject({
+  out_trade_no: pattern(TRADE_OUT_TRADE_NO, 'must be 1-32 characters of 0-9 A-Z a-z'),
+  out_record_id: pattern(RECORD_ID, 'must be 1-32 characters of 0-9 A-Z a-z'),
+  deduct_amount: fenString(),
+  description: text(127),
+  attach: v.optional(text(128)),
+  notify_url: v.optional(v.never('is set by the service and must not be sent')),
+});
+export type CreateRepaymentInput = v.InferOutput<typeof createRepaymentSchema>;

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
+  BatchGetItemCommand,
+  type BatchGetItemCommandOutput,
   ConditionalCheckFailedException,
   DeleteItemCommand,
   GetItemCommand,
@@ -383,6 +385,40 @@ export class ClaimStore {
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
+  }
+
+  /** Adds `value` to the string set `attribute` of an existing record (idempotent: a set holds a value once). */
+  async addToSet(key: RecordKey, attribute: string, value: string): Promise<void> {
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: toAttributes({ ...key }),
+        UpdateExpression: 'ADD #a :v',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#a': attribute },
+        ExpressionAttributeValues: toAttributes({ ':v': new Set([value]) }),
+      }),
+    );
+  }
+
+  /** Several records at once (BatchGetItem, consistent, 100 keys a request); missing ones are left out. */
+  async getMany<T extends Item>(keys: readonly RecordKey[]): Promise<T[]> {
+    const found: T[] = [];
+    for (let i = 0; i < keys.length; i += 100) {
+      let pending: Record<string, unknown>[] | undefined = keys.slice(i, i + 100).map((k) => toAttributes({ ...k }));
+      for (let attempt = 0; pending && pending.length > 0; attempt += 1) {
+        const out: BatchGetItemCommandOutput = await this.client.send(
+          new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: pending as never, ConsistentRead: true } } }),
+        );
+        for (const raw of out.Responses?.[this.tableName] ?? []) found.push(fromAttributes<T>(raw)!);
+        pending = out.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
+        if (pending && pending.length > 0) {
+          if (attempt >= 8) throw new Error('DynamoDB kept keys unprocessed');
+          await this.sleep(20 * 2 ** attempt);
+        }
+      }
+    }
+    return found;
   }
 
   async get<T extends Item>(key: RecordKey): Promise<T | undefined> {

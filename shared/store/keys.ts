@@ -16,6 +16,8 @@ export const keys = {
   }),
   /** The first repayment of a credit-repayment presign (`trade_info.out_trade_no`): its result, and its contract. */
   repayment: (outTradeNo: string): RecordKey => ({ pk: `REPAY#${outTradeNo}`, sk: 'REPAYMENT' }),
+  /** A credit-repayment schedule record (schedule-records/batch-create), by the lender's out_record_id. */
+  repaymentSchedule: (outRecordId: string): RecordKey => ({ pk: `SCHEDULE#${outRecordId}`, sk: 'SCHEDULE' }),
   /** WeChat's contract_id → our out_contract_code, for notifications that carry only the former. */
   repaymentContractId: (contractId: string): RecordKey => ({ pk: `CONTRACTID#${contractId}`, sk: 'CONTRACT' }),
   /** WeChat's papay contract_id → our contract_code (`PAPCODE#`), written by the contract notification. */

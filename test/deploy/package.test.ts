@@ -21,7 +21,7 @@ let out: string;
 
 const FUNCTIONS = [
   'authorizer', 'apiDocs', 'createH5Order', 'getH5Order', 'notifyH5Payment',
-  'createRepaymentContract', 'presignRepaymentContractFromQueue', 'getRepaymentContract', 'terminateRepaymentContract', 'notifyRepaymentContract', 'notifyRepayment',
+  'createRepaymentContract', 'presignRepaymentContractFromQueue', 'getRepaymentContract', 'terminateRepaymentContract', 'createRepaymentSchedule', 'getRepaymentSchedule', 'createRepayment', 'getRepayment', 'notifyRepaymentContract', 'notifyRepayment',
   'createContractOrder', 'getContractOrder', 'notifyContractOrderPayment', 'notifyContractOrderContract',
   'closeH5Order', 'closeContractOrder', 'createRefund', 'getRefund', 'notifyRefund', 'notifyContractOrderRefund',
   'getPapayContract', 'getPapayContractByCode', 'terminatePapayContract', 'sendPreDeductionNotice', 'createDeduction', 'getDeduction', 'closeDeduction', 'notifyDeduction', 'reconcileDaily', 'getReconciliation',
@@ -36,6 +36,8 @@ const MERCHANT_ROUTES = [
   'GET /papay-contracts/{contract_id}', 'GET /papay-contracts/by-code/{contract_code}', 'POST /papay-contracts/{contract_id}/terminate', 'POST /papay-contracts/{contract_id}/pre-deduction-notice',
   'POST /deductions', 'GET /deductions/{out_trade_no}', 'POST /deductions/{out_trade_no}/close',
   'GET /reconciliation/{date}', 'POST /repayment-contracts/{out_contract_code}/terminate',
+  'POST /repayment-contracts/{out_contract_code}/schedules', 'GET /repayment-contracts/{out_contract_code}/schedules/{out_record_id}',
+  'POST /repayment-contracts/{out_contract_code}/repayments', 'GET /repayment-contracts/{out_contract_code}/repayments/{out_trade_no}',
 ];
 const NOTIFY_ROUTES = [
   'POST /notify/h5-payment', 'POST /notify/repayment-contract', 'POST /notify/repayment',

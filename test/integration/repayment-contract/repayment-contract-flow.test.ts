@@ -1,12 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { DeleteItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, QueryCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler as createHandler } from '../../../functions/http/create-repayment-contract';
 import { handler as terminateHandler } from '../../../functions/http/terminate-repayment-contract';
+import { handler as createScheduleHandler } from '../../../functions/http/create-repayment-schedule';
+import { handler as getScheduleHandler } from '../../../functions/http/get-repayment-schedule';
+import { handler as createRepaymentHandler } from '../../../functions/http/create-repayment';
+import { handler as getRepaymentHandler } from '../../../functions/http/get-repayment';
 import { handler as getHandler } from '../../../functions/http/get-repayment-contract';
 import { handler as contractNotifyHandler } from '../../../functions/notify/repayment-contract';
 import { handler as repaymentNotifyHandler } from '../../../functions/notify/repayment';
@@ -476,6 +480,120 @@ describe('POST /repayment-contracts/{out_contract_code}/terminate', () => {
     const results = await Promise.all([terminate(other), terminate(other), terminate(other)]);
     expect(results.map((r) => r.statusCode)).toEqual([200, 200, 200]);
     expect(results.map((r) => parse(r).state)).toEqual(['TERMINATED', 'TERMINATED', 'TERMINATED']);
+  });
+});
+
+describe('schedules and repayments after signing', () => {
+  const SUB_MCHID = '1900000109';
+  const post = async (handler: unknown, code: string, body: unknown) =>
+    (await (handler as (e: unknown) => Promise<Result>)(event(body, { pathParameters: { out_contract_code: code } }))) as Result;
+  const getOne = async (handler: unknown, code: string, name: string, value: string) =>
+    (await (handler as (e: unknown) => Promise<Result>)(event('', { pathParameters: { out_contract_code: code, [name]: value } }))) as Result;
+  const day = (offsetDays: number) => new Date(Date.now() + 8 * 3600 * 1000 + offsetDays * 86_400_000).toISOString().slice(0, 10);
+  const calls = (path: string) => flow.calls.filter((c) => c === `POST /v3/credit-repayment/partner/${path}`).length;
+
+  async function signedContract(): Promise<string> {
+    const body = contractBody({ trade: false });
+    const answer = parse(await create(body));
+    expect((await act({ url: answer.redirect_url, action: 'sign' })).status).toBe(200);
+    await eventually(() => view(body.out_contract_code), (v) => v.state === 'SIGNED' && v.contract_id);
+    return body.out_contract_code;
+  }
+  async function scheduled(code: string, amount = '5000', min?: string): Promise<string> {
+    const id = uniq('SR');
+    const res = await post(createScheduleHandler, code, { out_record_id: id, repayment_amount: amount, ...(min ? { min_repayment_amount: min } : {}), repayment_date: day(3), sub_mchid: SUB_MCHID });
+    expect(res.statusCode, res.body).toBe(201);
+    return id;
+  }
+  const repay = (code: string, body: Record<string, unknown>) => post(createRepaymentHandler, code, body);
+
+  it('a schedule outside WeChat\'s date window is 400 naming the rule, nothing sent; inside it is SCHEDULED, replayed, and GET shows it', async () => {
+    const code = await signedContract();
+    const id = uniq('SR');
+    for (const date of [day(0), day(15), '2026-02-30']) {
+      const refused = await post(createScheduleHandler, code, { out_record_id: id, repayment_amount: '5000', repayment_date: date, sub_mchid: SUB_MCHID });
+      expect(refused.statusCode).toBe(400);
+      expect(parse(refused).errors).toEqual([{ field: 'repayment_date', message: expect.stringContaining('14 days') }]);
+    }
+    const over = await post(createScheduleHandler, code, { out_record_id: id, repayment_amount: '10001', repayment_date: day(2), sub_mchid: SUB_MCHID });
+    expect(parse(over).errors).toEqual([{ field: 'repayment_amount', message: expect.stringContaining('repayment_amount_limit') }]);
+    expect(calls('schedule-records/batch-create')).toBe(0);
+    const body = { out_record_id: id, repayment_amount: '5000', repayment_date: day(2), sub_mchid: SUB_MCHID };
+    const made = await post(createScheduleHandler, code, body);
+    expect(made.statusCode, made.body).toBe(201);
+    expect(parse(made)).toMatchObject({ out_record_id: id, state: 'SCHEDULED', repayment_amount: '5000', repayment_date: day(2) });
+    expect((await post(createScheduleHandler, code, body)).headers?.['idempotent-replayed']).toBe('true');
+    expect(parse(await post(createScheduleHandler, code, { ...body, repayment_amount: '4000' })).code).toBe('OUT_RECORD_ID_USED');
+    expect(calls('schedule-records/batch-create')).toBe(1);
+    expect(parse(await getOne(getScheduleHandler, code, 'out_record_id', id))).toMatchObject({ state: 'SCHEDULED', out_contract_code: code });
+  });
+
+  it('several repayments, settled out of order, each its own record listed on the contract; a partial one keeps both amounts; a silent failure is found by the query', async () => {
+    await sandbox.faults.set({ deductionOutcome: 'manual' });
+    const code = await signedContract();
+    const [r1, r2, r3] = [uniq('RP'), uniq('RP'), uniq('RP')];
+    const s1 = await scheduled(code);
+    const s2 = await scheduled(code, '6000', '1000');
+    const s3 = await scheduled(code);
+    for (const [no, rec, amount] of [[r1, s1, '5000'], [r2, s2, '6000'], [r3, s3, '5000']] as const) {
+      const res = await repay(code, { out_trade_no: no, out_record_id: rec, deduct_amount: amount, description: '分期还款' });
+      expect(res.statusCode, res.body).toBe(201);
+      expect(parse(res)).toMatchObject({ out_trade_no: no, state: 'PENDING', out_contract_code: code });
+    }
+    // Settled in another order than started: the second in part, then the first; the third fails without a word.
+    expect((await act({ out_trade_no: r2, action: 'repay-success', amount: '2500' })).status).toBe(200);
+    expect((await act({ out_trade_no: r1, action: 'repay-success' })).status).toBe(200);
+    expect((await act({ out_trade_no: r3, action: 'repay-fail' })).status).toBe(200);
+    const get = async (no: string) => parse(await getOne(getRepaymentHandler, code, 'out_trade_no', no));
+    expect(await eventually(() => get(r2), (v) => v.state === 'PAY_SUCCESS')).toMatchObject({ deduct_amount: '6000', pay_success_amount: '2500' });
+    expect((await eventually(() => get(r1), (v) => v.state === 'PAY_SUCCESS')).pay_success_amount).toBe('5000');
+    expect((await get(r3)).state).toBe('PENDING'); // young, and no notification: from the table
+    flow.clock.offsetMs = 61_000;
+    expect((await get(r3)).state).toBe('PAY_FAIL');
+    const contract = await view(code);
+    expect(contract.repayments.map((r: Record<string, any>) => [r.out_trade_no, r.state])).toEqual([[r1, 'PAY_SUCCESS'], [r2, 'PAY_SUCCESS'], [r3, 'PAY_FAIL']]);
+  });
+
+  it('the same repayment again is answered without a call; another body for the number is 409; concurrent copies make one call; a repayment needs a scheduled record', async () => {
+    await sandbox.faults.set({ deductionOutcome: 'manual' });
+    const code = await signedContract();
+    const rec = await scheduled(code);
+    const body = { out_trade_no: uniq('RP'), out_record_id: rec, deduct_amount: '5000', description: '还款' };
+    const results = await Promise.all(Array.from({ length: 5 }, () => repay(code, body)));
+    expect(results.map((r) => r.statusCode)).toEqual([201, 201, 201, 201, 201]);
+    expect(calls('deduct-orders')).toBe(1);
+    expect(parse(await repay(code, { ...body, deduct_amount: '4000' })).code).toBe('OUT_TRADE_NO_USED');
+    const unscheduled = await repay(code, { ...body, out_trade_no: uniq('RP'), out_record_id: 'NOSUCHRECORD1' });
+    expect(unscheduled.statusCode).toBe(422);
+    expect(calls('deduct-orders')).toBe(2);
+  });
+
+  it('a repayment notification whose amount is not ours (over what we asked) is kept flagged, never applied', async () => {
+    await sandbox.faults.set({ deductionOutcome: 'manual' });
+    const code = await signedContract();
+    const rec = await scheduled(code);
+    const no = uniq('RP');
+    expect((await repay(code, { out_trade_no: no, out_record_id: rec, deduct_amount: '5000', description: '还款' })).statusCode).toBe(201);
+    const res = await notify('/notify/repayment', 'CREDIT_REPAYMENT.DEDUCTION_PAY', {
+      mchid: partner.mchid,
+      out_trade_no: no,
+      order_state: 'DEDUCT_ORDER_STATE_PAY_SUCCESS',
+      deduct_amount: '50000',
+      pay_success_amount: '50000',
+      transaction_id: uniq('4200'),
+    });
+    expect(res.statusCode).toBeLessThan(300);
+    expect(parse(await getOne(getRepaymentHandler, code, 'out_trade_no', no)).state).toBe('PENDING');
+    const flagged = await dynamo.send(new QueryCommand({ TableName: localStack().tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: `UNMATCHED#REPAYMENT#${no}` } } }));
+    expect(flagged.Items?.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('terminated contracts take no schedule or repayment (409)', async () => {
+    const code = await signedContract();
+    expect((await act({ out_contract_code: code, action: 'terminate' })).status).toBe(200);
+    await eventually(() => view(code), (v) => v.state === 'TERMINATED');
+    const res = await post(createScheduleHandler, code, { out_record_id: uniq('SR'), repayment_amount: '5000', repayment_date: day(2), sub_mchid: SUB_MCHID });
+    expect(parse(res)).toMatchObject({ status: 409, code: 'CONTRACT_NOT_IN_FORCE' });
   });
 });
 

@@ -15,7 +15,7 @@ describe('route scope table', () => {
   });
 
   it('has exactly the sixteen protected routes', () => {
-    expect(Object.keys(ROUTE_SCOPES)).toHaveLength(19);
+    expect(Object.keys(ROUTE_SCOPES)).toHaveLength(23);
   });
 
   it.each([

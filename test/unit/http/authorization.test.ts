@@ -23,6 +23,10 @@ import { handler as getDeduction } from '../../../functions/http/get-deduction';
 import { handler as closeDeduction } from '../../../functions/http/close-deduction';
 import { handler as getReconciliation } from '../../../functions/http/get-reconciliation';
 import { handler as terminateRepaymentContract } from '../../../functions/http/terminate-repayment-contract';
+import { handler as createRepaymentSchedule } from '../../../functions/http/create-repayment-schedule';
+import { handler as getRepaymentSchedule } from '../../../functions/http/get-repayment-schedule';
+import { handler as createRepayment } from '../../../functions/http/create-repayment';
+import { handler as getRepayment } from '../../../functions/http/get-repayment';
 
 type Handler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -47,6 +51,10 @@ const ROUTES: Record<keyof typeof ROUTE_SCOPES, Handler> = {
   'POST /deductions/{out_trade_no}/close': closeDeduction as Handler,
   'GET /reconciliation/{date}': getReconciliation as Handler,
   'POST /repayment-contracts/{out_contract_code}/terminate': terminateRepaymentContract as Handler,
+  'POST /repayment-contracts/{out_contract_code}/schedules': createRepaymentSchedule as Handler,
+  'GET /repayment-contracts/{out_contract_code}/schedules/{out_record_id}': getRepaymentSchedule as Handler,
+  'POST /repayment-contracts/{out_contract_code}/repayments': createRepayment as Handler,
+  'GET /repayment-contracts/{out_contract_code}/repayments/{out_trade_no}': getRepayment as Handler,
 };
 
 function event(lambda: AuthorizerContext | undefined, headers: Record<string, string> = {}): APIGatewayProxyEventV2 {

@@ -1,0 +1,13 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { httpHandler } from '../../shared/http/handler';
+import { pathParameter } from '../../shared/http/request';
+import { json } from '../../shared/http/responses';
+import { jsonBody } from '../../shared/http/validation';
+import { createSchedule } from '../../shared/repayment-contract/repayments';
+import { runtime } from '../../shared/runtime/container';
+
+export const handler = httpHandler('create-repayment-schedule', async (event: APIGatewayProxyEventV2) => {
+  const body = jsonBody(event);
+  const r = await createSchedule(runtime(), pathParameter(event, 'out_contract_code'), body);
+  return json(201, r.schedule, r.replayed ? { 'idempotent-replayed': 'true' } : {});
+});
