@@ -19,6 +19,8 @@ const CHROMIUM = '/usr/bin/chromium';
 
 let offline: Offline;
 let sandbox: RunningSandbox;
+/** How far business time (ours and the sandbox's) stands ahead of the wall clock. */
+let offsetSeconds = 0;
 let api: string;
 let lambdaApi: string;
 let workFolder: string;
@@ -32,7 +34,7 @@ beforeAll(async () => {
   // A sandbox of its own (same keys) whose business clock, like the stack's, stands at the next 10:00 Beijing:
   // papay takes deductions 07:00-22:00 only, and this file must not depend on the hour it runs at.
   sandbox = await startSandbox({ config: stack.sandboxConfig as never });
-  const offsetSeconds = Math.round(offsetToBeijingHour(Date.now()) / 1000);
+  offsetSeconds = Math.round(offsetToBeijingHour(Date.now()) / 1000);
   await fetch(`${sandbox.url}/sandbox/time`, { method: 'POST', body: JSON.stringify({ advance_seconds: offsetSeconds }) });
   offline = await startOffline({
     root: process.cwd(),
@@ -214,6 +216,43 @@ describe('credit-repayment contracts through serverless-offline', () => {
     const signed = (await call('GET', path, { token })).body;
     expect(signed.contract_id).toBeTruthy();
     expect(JSON.stringify(signed)).not.toContain('端木赐');
+  });
+
+  it.skipIf(!existsSync(CHROMIUM))('presign → sign in the browser → two scheduled repayments → terminate → GET shows the whole history', async () => {
+    const token = await testToken();
+    const body = { ...contractBody(true), sub_mchid: '1900000109' };
+    const created = await call('POST', '/repayment-contracts', { token, body });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    let browser: Browser | undefined;
+    try {
+      browser = await launchBrowser();
+      const page = await browser.newPage();
+      await page.goto(created.body.redirect_url);
+      await page.getByRole('button', { name: /sign|签约/i }).first().click();
+      await page.waitForLoadState();
+    } finally {
+      await browser?.close();
+    }
+    const path = `/repayment-contracts/${body.out_contract_code}`;
+    await expect.poll(async () => (await call('GET', path, { token })).body.state, { timeout: 15_000, interval: 250 }).toBe('SIGNED');
+    const day = (n: number) => new Date(Date.now() + offsetSeconds * 1000 + 8 * 3600 * 1000 + n * 86_400_000).toISOString().slice(0, 10);
+    const repaid: string[] = [];
+    for (const [n, amount] of [[2, '3000'], [5, '4000']] as const) {
+      const recordId = unique('E2ES');
+      const scheduled = await call('POST', `${path}/schedules`, { token, body: { out_record_id: recordId, repayment_amount: amount, repayment_date: day(n) } });
+      expect(scheduled.status, JSON.stringify(scheduled.body)).toBe(201);
+      const no = unique('E2EP');
+      const started = await call('POST', `${path}/repayments`, { token, body: { out_trade_no: no, out_record_id: recordId, deduct_amount: amount, description: '分期还款' } });
+      expect(started.status, JSON.stringify(started.body)).toBe(201);
+      expect(await act({ out_trade_no: no, action: 'repay-success' })).toBe(200);
+      await expect.poll(async () => (await call('GET', `${path}/repayments/${no}`, { token })).body.state, { timeout: 15_000, interval: 250 }).toBe('PAY_SUCCESS');
+      repaid.push(no);
+    }
+    const ended = await call('POST', `${path}/terminate`, { token, body: { remark: '贷款已结清' } });
+    expect(ended.status, JSON.stringify(ended.body)).toBe(200);
+    const history = (await call('GET', path, { token })).body;
+    expect(history).toMatchObject({ state: 'TERMINATED', contract_terminated_mode: 'TERMINATION_MODE_BY_MERCHANT', first_repayment: { state: 'PAY_SUCCESS' } });
+    expect(history.repayments.map((r: { out_trade_no: string; state: string }) => [r.out_trade_no, r.state])).toEqual(repaid.map((no) => [no, 'PAY_SUCCESS']));
   });
 
   it('presign from an SQS event through the Lambda invoke API, redelivered → one presign', async () => {
