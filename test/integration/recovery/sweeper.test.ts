@@ -184,6 +184,11 @@ describe('recovery sweeper: a lost notification is found by one sweep, without a
   it('papay deduction: ACCEPTED → SUCCESS', async () => {
     flow.clock.offsetMs = baseOffsetMs;
     const contractId = await signedContract();
+    // The paid and signed pay-and-sign order leaves the index at its first look, without a WeChat call.
+    later();
+    flow.calls.length = 0;
+    expect(await sweep(flow.rt, RECOVERERS)).toMatchObject({ looked: 1, settled: 1 });
+    expect(flow.calls).toEqual([]);
     await sandbox.faults.set({ deductionOutcome: 'manual' });
     const body = { contract_id: contractId, out_trade_no: uniq('SWDED'), total_fee: 990, body: '月卡续费' };
     const created = await call(createDeductionHandler, body);
@@ -310,3 +315,53 @@ describe('recovery sweeper: bounded work', () => {
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('recovery sweeper: pay-and-sign', () => {
+  it('a paid order whose payment and contract notifications are both lost ends paid and SIGNED after one sweep', async () => {
+    flow.clock.offsetMs = baseOffsetMs;
+    serial += 1n;
+    const outTradeNo = uniq('SWCO');
+    const contractCode = uniq('K');
+    const created = await call(createContractOrder, {
+      out_trade_no: outTradeNo, body: '会员月卡', total_fee: 1, spbill_create_ip: '123.12.12.123', trade_type: 'APP',
+      plan_id: planId, contract_code: contractCode, request_serial: serial.toString(), contract_display_account: '代扣用户',
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    expect((await stored(keys.contractOrder(outTradeNo)))!.pending_pk).toBe('PENDING#CONTRACT_ORDER');
+    await sandbox.faults.set({ notifyDrop: 2 });
+    expect((await flow.act({ out_trade_no: outTradeNo, action: 'pay' })).status).toBe(200);
+    await sleep(100);
+    expect((await stored(keys.contractOrder(outTradeNo)))!.state).toBe('NOTPAY');
+    flow.calls.length = 0;
+
+    later();
+    expect(await sweep(flow.rt, RECOVERERS)).toMatchObject({ looked: 1, settled: 1 });
+    const order = (await stored(keys.contractOrder(outTradeNo)))!;
+    expect(order.state).toBe('SUCCESS');
+    expect(order.pending_pk).toBeUndefined();
+    expect((await stored(keys.contractCode(contractCode)))!.state).toBe('SIGNED');
+    expect(flow.calls).toEqual(['POST /pay/orderquery', 'POST /papay/querycontract']);
+  });
+
+  it('a paid order whose contract WeChat cannot confirm yet stays pending, and is signed at a later look', async () => {
+    flow.clock.offsetMs = baseOffsetMs;
+    serial += 1n;
+    const outTradeNo = uniq('SWCO');
+    const contractCode = uniq('K');
+    const created = await call(createContractOrder, {
+      out_trade_no: outTradeNo, body: '会员月卡', total_fee: 1, spbill_create_ip: '123.12.12.123', trade_type: 'APP',
+      plan_id: planId, contract_code: contractCode, request_serial: serial.toString(), contract_display_account: '代扣用户',
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    await sandbox.faults.set({ notifyDrop: 2 });
+    expect((await flow.act({ out_trade_no: outTradeNo, action: 'pay' })).status).toBe(200);
+    await sleep(100);
+    await sandbox.faults.set({ systemError: 1, match: '/papay/querycontract' });
+    later();
+    expect(await sweep(flow.rt, RECOVERERS)).toMatchObject({ looked: 1, pending: 1 });
+    expect((await stored(keys.contractOrder(outTradeNo)))!).toMatchObject({ state: 'SUCCESS', pending_pk: 'PENDING#CONTRACT_ORDER' });
+    later(2 * 3600_000);
+    expect(await sweep(flow.rt, RECOVERERS)).toMatchObject({ looked: 1, settled: 1 });
+    expect((await stored(keys.contractCode(contractCode)))!.state).toBe('SIGNED');
+  });
+});
