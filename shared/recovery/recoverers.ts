@@ -3,6 +3,9 @@ import { closeContractOrder } from '../contract-order/close-order';
 import { confirmWithWechat as confirmContractOrder } from '../contract-order/get-order';
 import { CONTRACT_ORDER_PENDING_PRODUCT, PREPAY_TTL_MS, type ContractCodeRecord, type ContractOrderRecord } from '../contract-order/record';
 import { ServiceError } from '../http/errors';
+import { PRODUCT as REPAYMENT_CONTRACT_PRODUCT } from '../repayment-contract/contract-facts';
+import { confirmWithWechat as confirmRepaymentContract } from '../repayment-contract/get-contract';
+import { tokenValid, type RepaymentContractRecord } from '../repayment-contract/record';
 import { recoverContractByCode } from '../papay/contracts';
 import type { Runtime } from '../runtime/container';
 import { toAttributes } from '../store/items';
@@ -170,7 +173,29 @@ async function clearIfStill(rt: Runtime, record: { pk: string; sk: string; state
   }
 }
 
-export const RECOVERERS: readonly Recoverer[] = [h5OrderRecoverer, refundRecoverer, deductionRecoverer, contractOrderRecoverer];
+/**
+ * Credit-repayment presigns: one PRESIGNED past its 10-minute token is confirmed with the query-contract API (a
+ * signing whose notification was lost shows up as SIGNED) or else marked EXPIRED; a lost presign answer (PRESIGNING,
+ * UNCERTAIN) is queried and stays pending until WeChat knows a contract or the identical request settles it.
+ */
+export const repaymentContractRecoverer: Recoverer = {
+  product: REPAYMENT_CONTRACT_PRODUCT,
+  async recover(rt, item) {
+    const record = item as RepaymentContractRecord;
+    const expired = record.state === 'PRESIGNED' && !tokenValid(record, rt.now());
+    if (record.state === 'PRESIGNED' && !expired) return 'pending';
+    const after = await confirmRepaymentContract(rt, record, expired);
+    if (!after) return 'failed';
+    return settledIf(!['PRESIGNING', 'UNCERTAIN', 'PRESIGNED'].includes(after.state));
+  },
+  nextLookAt(rt, item, tries) {
+    const look = backoff(rt.now(), tries, rt.config.h5QueryAfterSeconds * 1000, HOUR);
+    const tokenEnd = Number(item['redirect_url_expires_at'] ?? 0) + 1000;
+    return tokenEnd > rt.now() ? Math.min(look, tokenEnd) : look;
+  },
+};
+
+export const RECOVERERS: readonly Recoverer[] = [h5OrderRecoverer, refundRecoverer, deductionRecoverer, contractOrderRecoverer, repaymentContractRecoverer];
 
 function settledIf(settled: boolean): RecoveryResult {
   return settled ? 'settled' : 'pending';

@@ -7,6 +7,9 @@ import { handler as getContractOrder } from '../../../functions/http/get-contrac
 import { handler as createDeductionHandler } from '../../../functions/http/create-deduction';
 import { handler as createH5 } from '../../../functions/http/create-h5-order';
 import { handler as createRefundHandler } from '../../../functions/http/create-refund';
+import { handler as createRepaymentContract } from '../../../functions/http/create-repayment-contract';
+import { handler as notifyRepaymentContract } from '../../../functions/notify/repayment-contract';
+import { handler as notifyRepayment } from '../../../functions/notify/repayment';
 import { handler as notifyContract } from '../../../functions/notify/contract-order-contract';
 import { handler as notifyPayment } from '../../../functions/notify/contract-order-payment';
 import { handler as notifyDeduction } from '../../../functions/notify/deduction';
@@ -107,6 +110,8 @@ beforeAll(async () => {
       'POST /notify/deduction': notifyDeduction as never,
       'POST /notify/contract-order/payment': notifyPayment as never,
       'POST /notify/contract-order/contract': notifyContract as never,
+      'POST /notify/repayment-contract': notifyRepaymentContract as never,
+      'POST /notify/repayment': notifyRepayment as never,
     },
     env: { H5_QUERY_AFTER_SECONDS: '60', REFUND_QUERY_AFTER_SECONDS: '60', REFUND_MIN_INTERVAL_SECONDS: '0' },
   });
@@ -311,6 +316,40 @@ describe('recovery sweeper: bounded work', () => {
     const report = await sweep(flow.rt, RECOVERERS, { maxQps: 10 });
     expect(report.looked).toBe(5);
     expect(Date.now() - started).toBeGreaterThanOrEqual(400); // 5 starts, 100 ms apart
+  });
+});
+
+describe('recovery sweeper: credit-repayment presigns past their token', () => {
+  const presign = async () => {
+    const body = {
+      plan_id: 'PLAN_REPAY_001',
+      out_contract_code: uniq('SWRC').toUpperCase(),
+      repayment_day: 5,
+      repayment_amount_limit: '10000',
+      real_identity: { identity_type: 'REAL_IDENTITY_TYPE_ID_CARD', identity_id: '510107199202283610', real_name: '岳飞' },
+    };
+    const created = await call(createRepaymentContract, body);
+    expect(created.statusCode, created.body).toBe(201);
+    expect((await stored(keys.repaymentContract(body.out_contract_code)))!.pending_pk).toBe('PENDING#REPAYMENT_CONTRACT');
+    return { code: body.out_contract_code, url: parse(created).redirect_url as string };
+  };
+
+  it('a signing whose notification was lost is found SIGNED; one nobody signed ends EXPIRED', async () => {
+    const signed = await presign();
+    const unsigned = await presign();
+    await sandbox.faults.set({ notifyDrop: 5 });
+    expect((await flow.act({ url: signed.url, action: 'sign' })).status).toBe(200);
+    await sleep(100);
+    expect((await stored(keys.repaymentContract(signed.code)))!.state).toBe('PRESIGNED');
+
+    later(); // not yet past the token: not due
+    expect((await sweep(flow.rt, RECOVERERS)).looked).toBe(0);
+    later(10 * 60_000);
+    expect(await sweep(flow.rt, RECOVERERS)).toMatchObject({ looked: 2, settled: 2 });
+    expect((await stored(keys.repaymentContract(signed.code)))!).toMatchObject({ state: 'SIGNED' });
+    expect((await stored(keys.repaymentContract(signed.code)))!.pending_pk).toBeUndefined();
+    expect((await stored(keys.repaymentContract(unsigned.code)))!).toMatchObject({ state: 'EXPIRED' });
+    expect((await stored(keys.repaymentContract(unsigned.code)))!.pending_pk).toBeUndefined();
   });
 });
 
