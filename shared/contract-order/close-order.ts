@@ -71,6 +71,7 @@ export async function closeContractOrder(rt: Runtime, outTradeNo: string | undef
     from: PAYMENT_FORWARD_FROM.CLOSED,
     eventId: `close:${outTradeNo}`,
     now: rt.now(),
+    pending: null,
     set: { closed_at: rt.now() },
   });
   const after = (await rt.claims.get<ContractOrderRecord>(key))!;

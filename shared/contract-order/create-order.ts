@@ -1,3 +1,5 @@
+import { pendingAttributes } from '../store/pending';
+import { CONTRACT_ORDER_PENDING_PRODUCT } from './record';
 import { v2ClientFor } from './client';
 import { ConfigError } from '../config/env';
 import { conflict, ServiceError, unavailable } from '../http/errors';
@@ -80,6 +82,8 @@ export async function createContractOrder(rt: Runtime, body: unknown): Promise<C
       plan_id: String(input.plan_id),
       state: 'CREATING',
       expires_at: Math.floor(rt.now() / 1000) + RETENTION_SECONDS,
+      // Pending until paid and signed (or refused, or closed): the recovery sweeper asks WeChat for both halves.
+      ...pendingAttributes(CONTRACT_ORDER_PENDING_PRODUCT, rt.now() + rt.config.h5QueryAfterSeconds * 1000),
     },
     // A lost answer is asked again (with the identical parameters), and so is an unpaid MWEB order whose 5-minute
     // mweb_url ran out while its prepay_id lives on: WeChat answers the identical request with fresh links, as for H5.
@@ -215,7 +219,8 @@ async function callWechat(a: Attempt, existing: ContractOrderRecord | undefined)
       // The order record keeps the refusal only if the out_trade_no is used up; otherwise the key is given back so
       // a corrected request (e.g. with a new contract_code) may use the same out_trade_no.
       if (!orderUsed) throw refusalError(outcome.refusal);
-      return { advance: { to: 'REJECTED', from: CALL_FROM }, fields: { refusal: outcome.refusal } };
+      // Final for the sweeper unless an earlier attempt's outcome is unknown: that one may have been paid.
+      return { advance: { to: 'REJECTED', from: CALL_FROM, ...(earlierUnknown ? {} : { pending: null }) }, fields: { refusal: outcome.refusal } };
     }
   }
 }

@@ -77,7 +77,7 @@ class OrderQueryError extends Error {
  * `query:<transaction_id>`) and `PAYERROR` move the state forward; anything else (NOTPAY, USERPAYING, CLOSED, …)
  * only records the check. Any failure answers the stored state; the next GET tries again.
  */
-async function confirmWithWechat(rt: Runtime, order: ContractOrderRecord): Promise<ContractOrderRecord | undefined> {
+export async function confirmWithWechat(rt: Runtime, order: ContractOrderRecord): Promise<ContractOrderRecord | undefined> {
   const key = keys.contractOrder(order.out_trade_no);
   try {
     const merchant = await rt.merchants.get('direct');

@@ -44,6 +44,9 @@ export const CONTRACT_FORWARD_FROM: Record<'SIGNED' | 'TERMINATED', readonly Con
   TERMINATED: ['RESERVED', 'UNCERTAIN', 'REJECTED', 'PENDING', 'SIGNED'],
 };
 
+/** The pending index partition of pay-and-sign orders (shared/store/pending.ts). */
+export const CONTRACT_ORDER_PENDING_PRODUCT = 'CONTRACT_ORDER';
+
 /** `prepay_id` is valid 2 hours, `mweb_url` 5 minutes (seed 002). */
 export const PREPAY_TTL_MS = 2 * 60 * 60 * 1000;
 export const MWEB_URL_TTL_MS = 5 * 60 * 1000;

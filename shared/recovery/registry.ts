@@ -17,6 +17,11 @@ export interface Recoverer {
    * `limited` stops this product's work for the run (WeChat answered FREQUENCY_LIMITED).
    */
   recover(rt: Runtime, record: Item): Promise<RecoveryResult>;
+  /**
+   * From when (epoch ms) a record still pending counts as overdue for the still-pending alarm (plus the alarm age):
+   * an unpaid order is legitimately pending until it expires, a bank-card refund for days. Default: `created_at`.
+   */
+  overdueSince?(record: Item): number;
   /** When to look again (epoch ms) after a look that settled nothing; `tries` counts looks so far (≥ 1). */
   nextLookAt(rt: Runtime, record: Item, tries: number): number;
 }

@@ -100,7 +100,8 @@ export async function sweep(rt: Runtime, recoverers: readonly Recoverer[], optio
             report.failed += 1;
             countRecovery('RecoveryQueryFailures');
           } else report.pending += 1;
-          if (result !== 'settled' && rt.now() - Number(record['created_at'] ?? rt.now()) >= o.stillPendingAfterMs) {
+          const since = recoverer.overdueSince?.(record) ?? Number(record['created_at'] ?? rt.now());
+          if (result !== 'settled' && rt.now() - since >= o.stillPendingAfterMs) {
             report.stillPendingOld += 1;
             countRecovery('RecoveryStillPending');
             logger.warn('still pending', { product: recoverer.product, pk: record['pk'], state: record['state'] });

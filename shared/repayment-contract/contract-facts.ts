@@ -165,6 +165,8 @@ export async function applyContractFacts(
     from: FORWARD_FROM[to],
     eventId,
     now: rt.now(),
+    // Signed, terminated or expired: nothing more for the recovery sweeper to ask.
+    pending: null,
     expect,
     set,
   });

@@ -70,7 +70,7 @@ async function confirmRepayment(rt: Runtime, repayment: RepaymentRecord): Promis
   }
 }
 
-async function confirmWithWechat(rt: Runtime, record: RepaymentContractRecord, expired: boolean): Promise<RepaymentContractRecord | undefined> {
+export async function confirmWithWechat(rt: Runtime, record: RepaymentContractRecord, expired: boolean): Promise<RepaymentContractRecord | undefined> {
   const code = record.out_contract_code;
   try {
     const merchant = await rt.merchants.get('partner');

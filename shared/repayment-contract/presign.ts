@@ -1,3 +1,5 @@
+import { pendingAttributes } from '../store/pending';
+import { PRODUCT } from './contract-facts';
 import { ConditionalCheckFailedException, DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { conflict, ServiceError, unavailable } from '../http/errors';
 import { validate } from '../http/validation';
@@ -73,7 +75,8 @@ export async function presignRepaymentContract(rt: Runtime, body: unknown, optio
     key: keys.repaymentContract(code),
     fingerprint: presignFingerprint(normalized, merchant),
     leaseMs: LEASE_MS,
-    initial: initialRecord(normalized, merchant, options),
+    // Pending until signed, expired or refused: the sweeper looks just after the token's 10 minutes.
+    initial: { ...initialRecord(normalized, merchant, options), ...pendingAttributes(PRODUCT, rt.now() + PRESIGN_TOKEN_TTL_MS + 1_000) },
     // Only a lost answer is asked again (the identical request); everything else is answered from the record.
     onRepeat: (existing) => (existing.state === 'UNCERTAIN' ? 'renew' : 'replay'),
     onConflict: () =>
@@ -215,7 +218,7 @@ async function callWechat(
 const CALL_FROM: readonly ContractState[] = ['PRESIGNING', 'UNCERTAIN'];
 
 const rejected = (refusal: Refusal, reusable = false): CallResult => ({
-  advance: { to: 'REJECTED', from: CALL_FROM },
+  advance: { to: 'REJECTED', from: CALL_FROM, pending: null },
   fields: { refusal, ...(reusable ? { reusable: true } : {}) },
 });
 

@@ -7,6 +7,9 @@ import { handler as getContractOrder } from '../../../functions/http/get-contrac
 import { handler as createDeductionHandler } from '../../../functions/http/create-deduction';
 import { handler as createH5 } from '../../../functions/http/create-h5-order';
 import { handler as createRefundHandler } from '../../../functions/http/create-refund';
+import { handler as createRepaymentContract } from '../../../functions/http/create-repayment-contract';
+import { handler as notifyRepaymentContract } from '../../../functions/notify/repayment-contract';
+import { handler as notifyRepayment } from '../../../functions/notify/repayment';
 import { handler as notifyContract } from '../../../functions/notify/contract-order-contract';
 import { handler as notifyPayment } from '../../../functions/notify/contract-order-payment';
 import { handler as notifyDeduction } from '../../../functions/notify/deduction';
@@ -107,6 +110,8 @@ beforeAll(async () => {
       'POST /notify/deduction': notifyDeduction as never,
       'POST /notify/contract-order/payment': notifyPayment as never,
       'POST /notify/contract-order/contract': notifyContract as never,
+      'POST /notify/repayment-contract': notifyRepaymentContract as never,
+      'POST /notify/repayment': notifyRepayment as never,
     },
     env: { H5_QUERY_AFTER_SECONDS: '60', REFUND_QUERY_AFTER_SECONDS: '60', REFUND_MIN_INTERVAL_SECONDS: '0' },
   });
@@ -184,6 +189,11 @@ describe('recovery sweeper: a lost notification is found by one sweep, without a
   it('papay deduction: ACCEPTED → SUCCESS', async () => {
     flow.clock.offsetMs = baseOffsetMs;
     const contractId = await signedContract();
+    // The paid and signed pay-and-sign order leaves the index at its first look, without a WeChat call.
+    later();
+    flow.calls.length = 0;
+    expect(await sweep(flow.rt, RECOVERERS)).toMatchObject({ looked: 1, settled: 1 });
+    expect(flow.calls).toEqual([]);
     await sandbox.faults.set({ deductionOutcome: 'manual' });
     const body = { contract_id: contractId, out_trade_no: uniq('SWDED'), total_fee: 990, body: '月卡续费' };
     const created = await call(createDeductionHandler, body);
@@ -309,4 +319,88 @@ describe('recovery sweeper: bounded work', () => {
   });
 });
 
+describe('recovery sweeper: credit-repayment presigns past their token', () => {
+  const presign = async () => {
+    const body = {
+      plan_id: 'PLAN_REPAY_001',
+      out_contract_code: uniq('SWRC').toUpperCase(),
+      repayment_day: 5,
+      repayment_amount_limit: '10000',
+      real_identity: { identity_type: 'REAL_IDENTITY_TYPE_ID_CARD', identity_id: '510107199202283610', real_name: '岳飞' },
+    };
+    const created = await call(createRepaymentContract, body);
+    expect(created.statusCode, created.body).toBe(201);
+    expect((await stored(keys.repaymentContract(body.out_contract_code)))!.pending_pk).toBe('PENDING#REPAYMENT_CONTRACT');
+    return { code: body.out_contract_code, url: parse(created).redirect_url as string };
+  };
+
+  it('a signing whose notification was lost is found SIGNED; one nobody signed ends EXPIRED', async () => {
+    const signed = await presign();
+    const unsigned = await presign();
+    await sandbox.faults.set({ notifyDrop: 5 });
+    expect((await flow.act({ url: signed.url, action: 'sign' })).status).toBe(200);
+    await sleep(100);
+    expect((await stored(keys.repaymentContract(signed.code)))!.state).toBe('PRESIGNED');
+
+    later(); // not yet past the token: not due
+    expect((await sweep(flow.rt, RECOVERERS)).looked).toBe(0);
+    later(10 * 60_000);
+    expect(await sweep(flow.rt, RECOVERERS)).toMatchObject({ looked: 2, settled: 2 });
+    expect((await stored(keys.repaymentContract(signed.code)))!).toMatchObject({ state: 'SIGNED' });
+    expect((await stored(keys.repaymentContract(signed.code)))!.pending_pk).toBeUndefined();
+    expect((await stored(keys.repaymentContract(unsigned.code)))!).toMatchObject({ state: 'EXPIRED' });
+    expect((await stored(keys.repaymentContract(unsigned.code)))!.pending_pk).toBeUndefined();
+  });
+});
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('recovery sweeper: pay-and-sign', () => {
+  it('a paid order whose payment and contract notifications are both lost ends paid and SIGNED after one sweep', async () => {
+    flow.clock.offsetMs = baseOffsetMs;
+    serial += 1n;
+    const outTradeNo = uniq('SWCO');
+    const contractCode = uniq('K');
+    const created = await call(createContractOrder, {
+      out_trade_no: outTradeNo, body: '会员月卡', total_fee: 1, spbill_create_ip: '123.12.12.123', trade_type: 'APP',
+      plan_id: planId, contract_code: contractCode, request_serial: serial.toString(), contract_display_account: '代扣用户',
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    expect((await stored(keys.contractOrder(outTradeNo)))!.pending_pk).toBe('PENDING#CONTRACT_ORDER');
+    await sandbox.faults.set({ notifyDrop: 2 });
+    expect((await flow.act({ out_trade_no: outTradeNo, action: 'pay' })).status).toBe(200);
+    await sleep(100);
+    expect((await stored(keys.contractOrder(outTradeNo)))!.state).toBe('NOTPAY');
+    flow.calls.length = 0;
+
+    later();
+    expect(await sweep(flow.rt, RECOVERERS)).toMatchObject({ looked: 1, settled: 1 });
+    const order = (await stored(keys.contractOrder(outTradeNo)))!;
+    expect(order.state).toBe('SUCCESS');
+    expect(order.pending_pk).toBeUndefined();
+    expect((await stored(keys.contractCode(contractCode)))!.state).toBe('SIGNED');
+    expect(flow.calls).toEqual(['POST /pay/orderquery', 'POST /papay/querycontract']);
+  });
+
+  it('a paid order whose contract WeChat cannot confirm yet stays pending, and is signed at a later look', async () => {
+    flow.clock.offsetMs = baseOffsetMs;
+    serial += 1n;
+    const outTradeNo = uniq('SWCO');
+    const contractCode = uniq('K');
+    const created = await call(createContractOrder, {
+      out_trade_no: outTradeNo, body: '会员月卡', total_fee: 1, spbill_create_ip: '123.12.12.123', trade_type: 'APP',
+      plan_id: planId, contract_code: contractCode, request_serial: serial.toString(), contract_display_account: '代扣用户',
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    await sandbox.faults.set({ notifyDrop: 2 });
+    expect((await flow.act({ out_trade_no: outTradeNo, action: 'pay' })).status).toBe(200);
+    await sleep(100);
+    await sandbox.faults.set({ systemError: 1, match: '/papay/querycontract' });
+    later();
+    expect(await sweep(flow.rt, RECOVERERS)).toMatchObject({ looked: 1, pending: 1 });
+    expect((await stored(keys.contractOrder(outTradeNo)))!).toMatchObject({ state: 'SUCCESS', pending_pk: 'PENDING#CONTRACT_ORDER' });
+    later(2 * 3600_000);
+    expect(await sweep(flow.rt, RECOVERERS)).toMatchObject({ looked: 1, settled: 1 });
+    expect((await stored(keys.contractCode(contractCode)))!.state).toBe('SIGNED');
+  });
+});
