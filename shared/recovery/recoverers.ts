@@ -6,6 +6,7 @@ import { ServiceError } from '../http/errors';
 import { PRODUCT as REPAYMENT_CONTRACT_PRODUCT } from '../repayment-contract/contract-facts';
 import { confirmWithWechat as confirmRepaymentContract } from '../repayment-contract/get-contract';
 import { tokenValid, type RepaymentContractRecord } from '../repayment-contract/record';
+import { confirmRepayment, REPAYMENT_PENDING_PRODUCT } from '../repayment-contract/repayments';
 import { recoverContractByCode } from '../papay/contracts';
 import type { Runtime } from '../runtime/container';
 import { toAttributes } from '../store/items';
@@ -195,7 +196,23 @@ export const repaymentContractRecoverer: Recoverer = {
   },
 };
 
-export const RECOVERERS: readonly Recoverer[] = [h5OrderRecoverer, refundRecoverer, deductionRecoverer, contractOrderRecoverer, repaymentContractRecoverer];
+/**
+ * Credit repayments started with deduct-orders: PENDING (accepted, not repaid) and UNCERTAIN (a lost answer) are
+ * asked about with the deduct-order query until final. Failed repayments may never be notified (docs/wechatpay.md).
+ */
+export const repaymentRecoverer: Recoverer = {
+  product: REPAYMENT_PENDING_PRODUCT,
+  async recover(rt, item) {
+    const after = await confirmRepayment(rt, String(item['out_trade_no']));
+    if (!after) return 'failed';
+    return after.state === 'PAY_SUCCESS' || after.state === 'PAY_FAIL' || after.state === 'REJECTED' ? 'settled' : 'pending';
+  },
+  // WeChat may hold a repayment until its scheduled date: overdue only a day after that.
+  overdueSince: (item) => Number(item['created_at']) + 15 * 24 * HOUR,
+  nextLookAt: (rt, _item, tries) => backoff(rt.now(), tries, rt.config.h5QueryAfterSeconds * 1000, HOUR),
+};
+
+export const RECOVERERS: readonly Recoverer[] = [h5OrderRecoverer, refundRecoverer, deductionRecoverer, contractOrderRecoverer, repaymentContractRecoverer, repaymentRecoverer];
 
 function settledIf(settled: boolean): RecoveryResult {
   return settled ? 'settled' : 'pending';

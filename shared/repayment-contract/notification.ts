@@ -126,6 +126,8 @@ export async function applyRepaymentFacts(
           from: REPAYMENT_FORWARD_FROM[to],
           eventId,
           now: rt.now(),
+          // PAY_SUCCESS and PAY_FAIL are final: out of the recovery sweeper's pending index in the same write.
+          pending: null,
           expect: { mchid: facts.mchid, deduct_amount: billed },
           set: {
             order_state: facts.order_state,

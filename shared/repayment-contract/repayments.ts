@@ -9,6 +9,7 @@ import { claimedCall, type CallResult } from '../store/claimed-call';
 import type { ClaimedRecord } from '../store/claims';
 import { keys } from '../store/keys';
 import { applyTransition } from '../store/transitions';
+import { pendingAttributes } from '../store/pending';
 import { MalformedResponseError, WechatPayApiError } from '../wechatpay';
 import { applyRepaymentFacts, queryDeductOrder } from './notification';
 import { repaymentView, type RepaymentContractRecord, type RepaymentRecord, type RepaymentState, type RepaymentView } from './record';
@@ -29,6 +30,8 @@ export const scheduleQueryPath = (outRecordId: string, contractId: string) =>
   `/v3/credit-repayment/partner/schedule-records/${encodeURIComponent(outRecordId)}?contract_id=${encodeURIComponent(contractId)}`;
 
 const LEASE_MS = 30_000;
+/** The recovery sweeper's partition for repayments we started (shared/recovery). */
+export const REPAYMENT_PENDING_PRODUCT = 'REPAYMENT';
 const DAY_MS = 24 * 3600 * 1000;
 const RETENTION_SECONDS = 400 * 24 * 3600;
 const CALL_FROM = ['CREATING', 'UNCERTAIN'] as const;
@@ -259,6 +262,8 @@ export async function createRepayment(rt: Runtime, codeParam: string | undefined
       attach: input.attach,
       state: 'CREATING',
       expires_at: Math.floor(rt.now() / 1000) + RETENTION_SECONDS,
+      // Until WeChat's word is final the recovery sweeper asks (failed repayments may never be notified).
+      ...pendingAttributes(REPAYMENT_PENDING_PRODUCT, rt.now() + rt.config.h5QueryAfterSeconds * 1000),
     },
     onRepeat: (existing) => (existing.state === 'UNCERTAIN' ? 'renew' : 'replay'),
     onConflict: () => conflict('OUT_TRADE_NO_USED', `out_trade_no ${input.out_trade_no} was already used for a different repayment`),
@@ -287,9 +292,35 @@ async function repayAtWechat(merchant: MerchantContext, input: CreateRepaymentIn
           .then(() => true, () => false);
         if (found) return { advance: { to: 'PENDING', from: CALL_FROM }, fields: {} };
       }
-      return { advance: { to: 'REJECTED', from: CALL_FROM }, fields: { refusal: { code: error.code, message: error.message } } };
+      return { advance: { to: 'REJECTED', from: CALL_FROM, pending: null }, fields: { refusal: { code: error.code, message: error.message } } };
     }
     throw error;
+  }
+}
+
+/**
+ * Asks WeChat about one repayment (deduct-order query) and books the answer through the notification's own
+ * transition; shared by GET and the recovery sweeper. Undefined when WeChat gave no usable answer.
+ */
+export async function confirmRepayment(rt: Runtime, outTradeNo: string): Promise<RepaymentRecord | undefined> {
+  const key = keys.repayment(outTradeNo);
+  const record = await rt.claims.get<RepaymentRecord>(key);
+  if (!record) return undefined;
+  try {
+    const merchant = await rt.merchants.get('partner');
+    const facts = await queryDeductOrder(merchant, outTradeNo, 'confirm');
+    if (facts) {
+      // WeChat has the order: a lost answer is at least accepted (forward only: a notification may have settled it).
+      if (record.state === 'UNCERTAIN') {
+        await applyTransition(rt.dynamo, rt.config.tableName, { key, to: 'PENDING', from: ['UNCERTAIN'], eventId: `query:accepted:${outTradeNo}`, now: rt.now() });
+      }
+      await applyRepaymentFacts(rt, outTradeNo, facts, `query:${facts.order_state ?? 'unknown'}:${outTradeNo}`, 'query');
+    }
+    await rt.claims.touch(key, { last_checked_at: rt.now() });
+    return (await rt.claims.get<RepaymentRecord>(key)) ?? record;
+  } catch (error) {
+    logger.warn('repayment query failed', { out_trade_no: outTradeNo, error: codeOf(error) });
+    return undefined;
   }
 }
 
@@ -308,21 +339,7 @@ export async function getRepayment(rt: Runtime, codeParam: string | undefined, o
   const pending = record.state === 'PENDING' || record.state === 'UNCERTAIN';
   const lastChecked = Number(record['last_checked_at'] ?? 0);
   if (pending && rt.now() - record.created_at >= minAgeMs && rt.now() - lastChecked >= minAgeMs) {
-    try {
-      const merchant = await rt.merchants.get('partner');
-      const facts = await queryDeductOrder(merchant, outTradeNo, 'confirm');
-      if (facts) {
-        // WeChat has the order: a lost answer is at least accepted (forward only: a notification may have settled it).
-        if (record.state === 'UNCERTAIN') {
-          await applyTransition(rt.dynamo, rt.config.tableName, { key, to: 'PENDING', from: ['UNCERTAIN'], eventId: `query:accepted:${outTradeNo}`, now: rt.now() });
-        }
-        await applyRepaymentFacts(rt, outTradeNo, facts, `query:${facts.order_state ?? 'unknown'}:${outTradeNo}`, 'query');
-      }
-      await rt.claims.touch(key, { last_checked_at: rt.now() });
-      record = (await rt.claims.get<RepaymentRecord>(key)) ?? record;
-    } catch (error) {
-      logger.warn('repayment query failed', { out_trade_no: outTradeNo, error: codeOf(error) });
-    }
+    record = (await confirmRepayment(rt, outTradeNo)) ?? record;
   }
   return settle(record);
 }

@@ -8,6 +8,8 @@ import { handler as createDeductionHandler } from '../../../functions/http/creat
 import { handler as createH5 } from '../../../functions/http/create-h5-order';
 import { handler as createRefundHandler } from '../../../functions/http/create-refund';
 import { handler as createRepaymentContract } from '../../../functions/http/create-repayment-contract';
+import { handler as createRepaymentSchedule } from '../../../functions/http/create-repayment-schedule';
+import { handler as createRepayment } from '../../../functions/http/create-repayment';
 import { handler as notifyRepaymentContract } from '../../../functions/notify/repayment-contract';
 import { handler as notifyRepayment } from '../../../functions/notify/repayment';
 import { handler as notifyContract } from '../../../functions/notify/contract-order-contract';
@@ -350,6 +352,41 @@ describe('recovery sweeper: credit-repayment presigns past their token', () => {
     expect((await stored(keys.repaymentContract(signed.code)))!.pending_pk).toBeUndefined();
     expect((await stored(keys.repaymentContract(unsigned.code)))!).toMatchObject({ state: 'EXPIRED' });
     expect((await stored(keys.repaymentContract(unsigned.code)))!.pending_pk).toBeUndefined();
+  });
+});
+
+describe('recovery sweeper: credit repayments started with deduct-orders', () => {
+  it('a repayment that fails silently ends PAY_FAIL and one repaid with its notification lost ends PAY_SUCCESS, in one sweep', async () => {
+    await sandbox.faults.set({ deductionOutcome: 'manual' });
+    const code = uniq('SWRP').toUpperCase();
+    const created = await call(createRepaymentContract, {
+      plan_id: 'PLAN_REPAY_001',
+      out_contract_code: code,
+      repayment_day: 5,
+      repayment_amount_limit: '10000',
+      real_identity: { identity_type: 'REAL_IDENTITY_TYPE_ID_CARD', identity_id: '510107199202283610', real_name: '岳飞' },
+      sub_mchid: '1900000109',
+    });
+    expect((await flow.act({ url: parse(created).redirect_url, action: 'sign' })).status).toBe(200);
+    await eventually(async () => (await stored(keys.repaymentContract(code)))?.state, (s) => s === 'SIGNED');
+    const path = { pathParameters: { out_contract_code: code } };
+    const date = new Date(Date.now() + flow.clock.offsetMs + 8 * 3600 * 1000 + 2 * 86_400_000).toISOString().slice(0, 10);
+    const numbers: string[] = [];
+    for (const action of ['repay-fail', 'repay-success']) {
+      const recordId = uniq('SR').toUpperCase();
+      expect((await call(createRepaymentSchedule, { out_record_id: recordId, repayment_amount: '3000', repayment_date: date }, path)).statusCode).toBe(201);
+      const no = uniq('RP').toUpperCase();
+      expect((await call(createRepayment, { out_trade_no: no, out_record_id: recordId, deduct_amount: '3000', description: '还款' }, path)).statusCode).toBe(201);
+      expect((await stored(keys.repayment(no)))!.pending_pk).toBe('PENDING#REPAYMENT');
+      await sandbox.faults.set({ notifyDrop: 5 });
+      expect((await flow.act({ out_trade_no: no, action })).status).toBe(200);
+      numbers.push(no);
+    }
+    later(10 * 60_000);
+    expect(await sweep(flow.rt, RECOVERERS)).toMatchObject({ looked: 2, settled: 2 });
+    expect((await stored(keys.repayment(numbers[0]!)))!).toMatchObject({ state: 'PAY_FAIL' });
+    expect((await stored(keys.repayment(numbers[1]!)))!).toMatchObject({ state: 'PAY_SUCCESS', pay_success_amount: '3000' });
+    for (const no of numbers) expect((await stored(keys.repayment(no)))!.pending_pk).toBeUndefined();
   });
 });
 
