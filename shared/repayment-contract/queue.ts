@@ -9,6 +9,7 @@ import { fromAttributes, toAttributes } from '../store/items';
 import { keys } from '../store/keys';
 import { CONTRACT_CODE_USED, OUT_TRADE_NO_USED, PRESIGN_EXPIRED, presignRepaymentContract, REQUEST_IN_PROGRESS } from './presign';
 import type { Refusal } from './record';
+import { terminateRepaymentContract } from './terminate';
 import { OUT_CONTRACT_CODE } from './schema';
 
 /** Message-level rejections are kept this long for a person to look at; contract records never expire. */
@@ -24,7 +25,12 @@ export type QueueOutcome =
   /** Refused for good (validation, or WeChat 4xx): stored on the contract record, state REJECTED. */
   | 'rejected'
   /** Refused for good, but the contract code is not this message's to mark: stored under the message id. */
-  | 'refused';
+  | 'refused'
+  /** A termination message: the contract is TERMINATED (now, or already: a redelivery calls nothing). */
+  | 'terminated';
+
+/** A lender's batched termination: `{"action": "terminate", "out_contract_code", "remark"}` on the same queue. */
+const TERMINATE_ACTION = 'terminate';
 
 /**
  * One presign queue message: the same JSON body as `POST /repayment-contracts`, the same use case. Resolves when the
@@ -33,6 +39,8 @@ export type QueueOutcome =
  * refusals are recorded, so a bad message is answered once instead of being retried until the DLQ.
  */
 export async function presignFromQueue(rt: Runtime, message: Pick<SQSRecord, 'messageId' | 'body'>): Promise<QueueOutcome> {
+  const termination = terminationIn(message.body);
+  if (termination) return terminateFromQueue(rt, message, termination);
   try {
     const { replayed } = await presignRepaymentContract(rt, parseJson(message.body), { source: 'queue', messageId: message.messageId });
     return replayed ? 'replayed' : 'presigned';
@@ -75,6 +83,39 @@ export async function presignBatch(rt: Runtime, event: SQSEvent): Promise<SQSBat
     }),
   );
   return { batchItemFailures: failures };
+}
+
+function terminationIn(body: string): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (typeof parsed !== 'object' || parsed === null || (parsed as Record<string, unknown>)['action'] !== TERMINATE_ACTION) return undefined;
+    return parsed as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A termination message, with the HTTP route's guarantees: idempotent (a redelivery of a terminated contract calls
+ * nothing), a lost answer settled by the query. A contract that cannot be terminated (unknown, not in force, a bad
+ * message) is recorded under the message id and acknowledged; only what a later attempt can change comes again.
+ */
+async function terminateFromQueue(rt: Runtime, message: Pick<SQSRecord, 'messageId' | 'body'>, body: Record<string, unknown>): Promise<QueueOutcome> {
+  const { action: _action, out_contract_code: code, ...rest } = body;
+  try {
+    await terminateRepaymentContract(rt, typeof code === 'string' ? code : undefined, rest);
+    return 'terminated';
+  } catch (error) {
+    const refusal: Refusal | undefined =
+      error instanceof RequestValidationError
+        ? { status: 400, code: 'INVALID_REQUEST', message: error.message, errors: error.problems }
+        : error instanceof ServiceError && error.status < 500 && error.code !== REQUEST_IN_PROGRESS
+          ? { status: error.status, code: error.code, message: error.message }
+          : undefined;
+    if (!refusal) throw error;
+    await recordMessageRefusal(rt, message, typeof code === 'string' && OUT_CONTRACT_CODE.test(code) ? code : undefined, refusal);
+    return 'refused';
+  }
 }
 
 /** The out_contract_code a message names, if it names a well-formed one (the rest of it may be invalid). */

@@ -615,6 +615,34 @@ describe('the first repayment\'s out_trade_no, reserved with the claim', () => {
 });
 
 describe('presign from the queue (SQS, ReportBatchItemFailures)', () => {
+  it('batched terminations: one terminates (a redelivery calls nothing), one not in force is recorded and acknowledged, a lost answer comes again', async () => {
+    const body = contractBody({ trade: false });
+    const presigned = parse(await create(body));
+    const unsigned = contractBody({ trade: false });
+    expect((await create(unsigned)).statusCode).toBe(201);
+    expect((await act({ url: presigned.redirect_url, action: 'sign' })).status).toBe(200);
+    await eventually(() => view(body.out_contract_code), (v) => v.state === 'SIGNED');
+    const end = sqsRecord({ action: 'terminate', out_contract_code: body.out_contract_code, remark: '批量解约' });
+    const early = sqsRecord({ action: 'terminate', out_contract_code: unsigned.out_contract_code, remark: '批量解约' });
+    expect(await queueHandler(sqs(end, early, end))).toEqual({ batchItemFailures: [] });
+    expect((await view(body.out_contract_code)).state).toBe('TERMINATED');
+    const terminateCalls = () => flow.calls.filter((c) => c === 'POST /v3/credit-repayment/partner/contracts/terminate').length;
+    expect(terminateCalls()).toBeLessThanOrEqual(2); // two copies in one batch may both ask; the second is settled by the query
+    const before = terminateCalls();
+    expect(await queueHandler(sqs(end))).toEqual({ batchItemFailures: [] });
+    expect(terminateCalls()).toBe(before);
+    expect((await stored(`PRESIGNMSG#${early.messageId}`, 'REJECTED'))?.refusal).toMatchObject({ code: 'CONTRACT_NOT_IN_FORCE' });
+
+    const other = contractBody({ trade: false });
+    const otherAnswer = parse(await create(other));
+    expect((await act({ url: otherAnswer.redirect_url, action: 'sign' })).status).toBe(200);
+    await eventually(() => view(other.out_contract_code), (v) => v.state === 'SIGNED');
+    await sandbox.faults.set({ systemError: 10, match: '/contracts/' }); // terminate and its query both fail
+    const lost = sqsRecord({ action: 'terminate', out_contract_code: other.out_contract_code, remark: '批量解约' });
+    expect(await queueHandler(sqs(lost))).toEqual({ batchItemFailures: [{ itemIdentifier: lost.messageId }] });
+    await sandbox.faults.set({ systemError: 0, match: '' });
+  });
+
   it('presigns, answers redeliveries and copies from the record (one WeChat call), and the contract signs', async () => {
     const body = contractBody();
     const message = sqsRecord(body);
