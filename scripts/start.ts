@@ -6,6 +6,7 @@
  *
  * Ports: DYNAMODB_PORT, SANDBOX_PORT, SANDBOX_BACKUP_PORT, SANDBOX_TLS_PORT, API_PORT, LAMBDA_PORT. Ctrl-C stops everything.
  */
+import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureTable, localDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal } from './local/dynamodb';
@@ -13,6 +14,7 @@ import { localFunctionEnv } from './local/env';
 import { exampleRequests } from './local/examples';
 import { ensureLocalConfig, type LocalSandboxConfig } from './local/generate';
 import { checkServerlessYml, startOffline } from './local/offline';
+import { pollTableStream } from './local/stream-events';
 import { RECOVERERS } from '../shared/recovery/recoverers';
 import { sweep } from '../shared/recovery/sweeper';
 import { createRuntime } from '../shared/runtime/container';
@@ -167,6 +169,26 @@ async function main(): Promise<void> {
     running.push({ name: 'recovery sweeper', stop: async () => clearInterval(timer) });
     ok(`recovery sweeper every ${sweepSeconds} s ${dim('(RECOVERY_SWEEP_INTERVAL_SECONDS; 0 turns it off)')}`);
   }
+
+  // Domain events (a stream-triggered Lambda and an EventBridge bus when deployed): the same batch publisher, fed
+  // by DynamoDB Local's stream, prints each event and appends it to .local/events.jsonl.
+  const eventsFile = join(ROOT, '.local', 'events.jsonl');
+  const streamClient = localDynamoDbClient(dynamo.endpoint);
+  const events = await pollTableStream({
+    dynamo: streamClient,
+    endpoint: dynamo.endpoint,
+    tableName: TABLE_NAME,
+    publisher: {
+      publish: async (list) => {
+        for (const e of list) {
+          console.log(`${green('event')} ${bold(e.type)} ${dim(JSON.stringify(e.data))}`);
+          await appendFile(eventsFile, `${JSON.stringify(e)}\n`);
+        }
+      },
+    },
+  });
+  running.push({ name: 'domain events', stop: async () => { await events.stop(); streamClient.destroy(); } });
+  ok(`domain events from the table stream ${dim('(printed here, and in .local/events.jsonl)')}`);
 
   const token = await mintDevToken(config.jwt);
   console.log(`\n${bold('Ready.')} Try:\n`);

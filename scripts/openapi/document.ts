@@ -3,6 +3,7 @@ import type { GenericSchema } from 'valibot';
 import { ROUTE_SCOPES, type ProtectedRouteKey } from '../../shared/auth/scopes';
 import { MERCHANT_OPERATIONS, NOTIFY_OPERATIONS, PATH_PARAMETERS } from './operations';
 import { problemSchema } from './responses';
+import { DOMAIN_EVENT_TYPES, EVENT_SOURCE, EVENT_VERSION } from '../../shared/events/domain-events';
 
 /**
  * The OpenAPI 3.1 document, generated from the request schemas the handlers validate with, the response schemas of
@@ -128,6 +129,38 @@ export function buildOpenApiDocument(): Json {
     responses: { '200': { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } } },
   });
 
+  // Domain events (shared/events): delivered on the service's EventBridge bus, documented as webhooks.
+  schemas['DomainEvent'] = {
+    type: 'object',
+    description: `Detail of an EventBridge event (source ${EVENT_SOURCE}, detail-type = type). One per state change, at least once: dedupe on id.`,
+    properties: {
+      id: { type: 'string', description: 'stable across redeliveries of the same change' },
+      type: { type: 'string', enum: [...DOMAIN_EVENT_TYPES] },
+      version: { type: 'integer', const: EVENT_VERSION },
+      occurred_at: { type: 'string', description: 'RFC 3339, Beijing time (+08:00)' },
+      data: {
+        type: 'object',
+        description: 'business keys, WeChat ids, state and amounts in fen; never names, ID numbers or openids',
+        additionalProperties: { type: ['string', 'integer'] },
+      },
+    },
+    required: ['id', 'type', 'version', 'occurred_at', 'data'],
+    additionalProperties: false,
+  };
+  const webhooks = Object.fromEntries(
+    DOMAIN_EVENT_TYPES.map((type) => [
+      type,
+      {
+        post: {
+          operationId: `event_${type.replace('.', '_')}`,
+          summary: `${type} (EventBridge detail-type)`,
+          requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/DomainEvent' } } } },
+          responses: { '200': { description: 'received' } },
+        },
+      },
+    ]),
+  );
+
   const sortedSchemas = Object.fromEntries(Object.entries(schemas).sort(([a], [b]) => a.localeCompare(b)));
   const sortedPaths = Object.fromEntries(Object.entries(paths).sort(([a], [b]) => a.localeCompare(b)));
   return {
@@ -152,6 +185,7 @@ export function buildOpenApiDocument(): Json {
       { name: 'Documentation' },
     ],
     paths: sortedPaths,
+    webhooks,
     components: {
       securitySchemes: {
         merchantJwt: {

@@ -25,7 +25,7 @@ const FUNCTIONS = [
   'createContractOrder', 'getContractOrder', 'notifyContractOrderPayment', 'notifyContractOrderContract',
   'closeH5Order', 'closeContractOrder', 'createRefund', 'getRefund', 'notifyRefund', 'notifyContractOrderRefund',
   'getPapayContract', 'getPapayContractByCode', 'terminatePapayContract', 'sendPreDeductionNotice', 'createDeduction', 'getDeduction', 'closeDeduction', 'notifyDeduction', 'reconcileDaily', 'getReconciliation',
-  'recoverySweeper',
+  'recoverySweeper', 'domainEvents',
 ];
 const MERCHANT_ROUTES = [
   'POST /h5-orders', 'GET /h5-orders/{out_trade_no}',
@@ -217,6 +217,16 @@ describe('serverless package --stage prod', () => {
     expect(policies).toContain('dynamodb:Query');
     const all = JSON.stringify(ofType('AWS::IAM::Role').map(([, r]) => r.Properties.Policies));
     expect(all).not.toContain('dynamodb:Scan');
+  });
+
+  it('publishes domain events from the table stream to its own bus, and may put events on that bus only', () => {
+    const mapping = ofType('AWS::Lambda::EventSourceMapping').find(([, m]) => JSON.stringify(m.Properties.EventSourceArn).includes('StreamArn'));
+    expect(mapping?.[1].Properties).toMatchObject({ FunctionResponseTypes: ['ReportBatchItemFailures'], StartingPosition: 'TRIM_HORIZON' });
+    const policies = JSON.stringify(resources.DomainEventsIamRoleLambdaExecution!.Properties.Policies);
+    expect(policies).toContain('events:PutEvents');
+    expect(policies).toContain('DomainEventBus');
+    expect(policies).not.toContain('dynamodb:PutItem');
+    expect(resources.DomainEventBus?.Type).toBe('AWS::Events::EventBus');
   });
 
   it('declares the table as shared/store/table.ts does, with TTL, stream, PITR and encryption', () => {
