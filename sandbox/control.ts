@@ -8,6 +8,8 @@
  *                                {out_trade_no, mchid?, action: deduct-success | deduct-fail | deduct-bankerror | deduct-silent-fail}
  *                                {out_trade_no, mchid?, action: repay-success | repay-fail, amount?} (credit repayment)
  *   POST /sandbox/reset          GET|POST /sandbox/time {advance_seconds}
+ *   POST /sandbox/trigger        {event: payment.succeeded | contract.signed | … , out_trade_no | out_refund_no | …}
+ *   POST /sandbox/resend         {id}: an earlier notification (delivered or dropped) sent again
  */
 import { ACTIONS, isTarget, perform, resolveActInput, type ActInput, type SandboxAction } from './actions';
 import type { SandboxContext } from './context';
@@ -41,6 +43,20 @@ function parseObject(raw: Buffer): Record<string, unknown> | undefined {
 }
 
 const optString = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** `POST /sandbox/trigger {event, …keys}`: the domain event a merchant wants to see → the act that causes it. */
+const TRIGGERS: Record<string, string> = {
+  'payment.succeeded': 'pay',
+  'contract.signed': 'sign',
+  'contract.terminated': 'terminate',
+  'refund.succeeded': 'refund-success',
+  'refund.abnormal': 'refund-abnormal',
+  'refund.closed': 'refund-close',
+  'deduction.succeeded': 'deduct-success',
+  'deduction.failed': 'deduct-fail',
+  'repayment.succeeded': 'repay-success',
+  'repayment.failed': 'repay-fail',
+};
 
 export async function handleControl(host: ControlHost, method: string, path: string, query: URLSearchParams, raw: Buffer): Promise<ControlAnswer> {
   const { ctx } = host;
@@ -83,6 +99,21 @@ export async function handleControl(host: ControlHost, method: string, path: str
       return { status: 200, body: { ok: true } };
     case 'GET /sandbox/time':
       return { status: 200, body: { now: new Date(ctx.clock.now()).toISOString(), offset_seconds: ctx.clock.offsetSeconds() } };
+    case 'POST /sandbox/resend': {
+      const body = parseObject(raw);
+      const id = optString(body?.['id']);
+      if (!id) return bad('id (a notification id from GET /sandbox/notifications) is required');
+      return ctx.notifier.resend(id) ? { status: 200, body: { ok: true, id } } : { status: 404, body: { code: 'NOT_FOUND', message: `no notification ${id}` } };
+    }
+    case 'POST /sandbox/trigger': {
+      // Stripe-CLI style: make an event happen for an existing order or contract (the act a person or WeChat would do).
+      const body = parseObject(raw);
+      const event = optString(body?.['event']);
+      const action = event ? TRIGGERS[event] : undefined;
+      if (!body || !action) return bad(`event must be one of ${Object.keys(TRIGGERS).join(', ')}`);
+      const { event: _event, ...keys } = body;
+      return handleControl(host, 'POST', '/sandbox/act', query, Buffer.from(JSON.stringify({ ...keys, action })));
+    }
     case 'POST /sandbox/bill-discrepancy': {
       const body = parseObject(raw);
       if (!body) return bad('body must be a JSON object');

@@ -19,7 +19,25 @@ function intEnv(name: string, fallback: number): number {
   return n;
 }
 
+/**
+ * `npm run sandbox -- trigger <event> key=value…` and `npm run sandbox -- resend <notification id>` talk to a running
+ * sandbox (SANDBOX_URL, default http://127.0.0.1:4010): make an event happen, or send a notification again.
+ */
+async function command(args: string[]): Promise<void> {
+  const base = process.env['SANDBOX_URL'] ?? 'http://127.0.0.1:4010';
+  const [name, first, ...rest] = args;
+  const body =
+    name === 'trigger'
+      ? { event: first, ...Object.fromEntries(rest.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) }
+      : { id: first };
+  const response = await fetch(`${base}/sandbox/${name}`, { method: 'POST', body: JSON.stringify(body) });
+  console.log(JSON.stringify(await response.json(), null, 2));
+  if (!response.ok) process.exitCode = 1;
+}
+
 async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args[0] === 'trigger' || args[0] === 'resend') return command(args);
   const configPath = resolve(process.env['SANDBOX_CONFIG'] ?? '.local/sandbox.json');
   const config = await loadSandboxConfig(configPath);
   const timeScale = Number(process.env['SANDBOX_TIME_SCALE'] ?? '1');

@@ -61,6 +61,8 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
 
 export class Notifier {
   private readonly attempts: DeliveryAttempt[] = [];
+  /** Every notification handed to send(), delivered or dropped, by id: what `resend` sends again. */
+  private readonly sent = new Map<string, OutgoingNotification>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly inflight = new Set<ClientRequest>();
   private waiters: Waiter[] = [];
@@ -75,6 +77,7 @@ export class Notifier {
 
   /** Sends a group: first attempts strictly one after the other (in the given order); re-sends independently. */
   send(group: OutgoingNotification[]): void {
+    for (const n of group) this.sent.set(n.id, n);
     const gen = this.generation;
     void (async () => {
       const delay = this.faults.notifyDelayMs;
@@ -88,6 +91,15 @@ export class Notifier {
         await this.attempt(n, 1, gen);
       }
     })();
+  }
+
+  /** Sends an earlier notification again (same id and body, fresh signature), as WeChat's own retries do. */
+  resend(id: string): boolean {
+    const n = this.sent.get(id);
+    if (!n) return false;
+    const gen = this.generation;
+    void this.attempt(n, 1, gen);
+    return true;
   }
 
   list(): DeliveryAttempt[] {
@@ -126,7 +138,10 @@ export class Notifier {
     this.timers.clear();
     for (const r of this.inflight) r.destroy(new Error('sandbox closed'));
     this.inflight.clear();
-    if (clearLog) this.attempts.length = 0;
+    if (clearLog) {
+      this.attempts.length = 0;
+      this.sent.clear();
+    }
   }
 
   private sleep(ms: number): Promise<void> {

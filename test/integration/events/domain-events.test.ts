@@ -74,4 +74,22 @@ describe('domain events from the table stream', () => {
     expect(paid).toMatchObject({ version: 1, data: { amount_total: 300, state: 'SUCCESS', transaction_id: expect.any(String) } });
     expect(new Set(published.map((e) => e.id)).size).toBe(published.length);
   });
+
+  it('sandbox trigger makes the event happen; sandbox resend sends the same notification again, acknowledged, no second event', async () => {
+    const no = uniq('EVT');
+    const created = await call(createH5, { out_trade_no: no, description: '触发', amount: { total: 200 }, scene_info: { payer_client_ip: '14.23.150.211', h5_info: { type: 'iOS' } } });
+    expect(created.statusCode).toBe(201);
+    const post = (path: string, body: unknown) => fetch(`${flow.sandbox.url}/sandbox/${path}`, { method: 'POST', body: JSON.stringify(body) });
+    expect((await post('trigger', { event: 'payment.succeeded', out_trade_no: no })).status).toBe(200);
+    await eventually(async () => eventsFor('out_trade_no', no).length, (n) => n > 0, 15_000);
+    const ids = flow.sandbox.notifications.list().filter((a) => a.event === 'TRANSACTION.SUCCESS' && a.ok).map((a) => a.id);
+    const before = flow.sandbox.notifications.list().length;
+    expect((await post('resend', { id: ids.at(-1) })).status).toBe(200);
+    await eventually(async () => flow.sandbox.notifications.list().length, (n) => n > before);
+    expect(flow.sandbox.notifications.list().at(-1)).toMatchObject({ id: ids.at(-1), ok: true });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(eventsFor('out_trade_no', no).map((e) => e.type)).toEqual(['payment.succeeded']);
+    expect((await post('resend', { id: 'no-such-id' })).status).toBe(404);
+    expect((await post('trigger', { event: 'payment.refunded' })).status).toBe(400);
+  });
 });
