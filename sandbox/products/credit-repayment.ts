@@ -154,6 +154,27 @@ export function deductOrderObject(d: DeductOrder): Record<string, unknown> {
   return out;
 }
 
+/** `CREDIT_REPAYMENT.DEDUCTION_PAY` for a repaid deduct order ("还款成功"), full or minimal as the fault says. */
+export function deductionPayNotification(ctx: SandboxContext, merchant: SandboxMerchant, d: DeductOrder, target: string, subMchid?: string): OutgoingNotification {
+  const now = d.success_ms ?? ctx.clock.now();
+  return v3Notification({
+    key: ctx.config.wechatpayKey,
+    apiV3Key: merchant.apiV3Key,
+    event: 'CREDIT_REPAYMENT.DEDUCTION_PAY',
+    summary: '信贷还款还款成功',
+    originalType: 'payscore',
+    associatedData: '',
+    resource:
+      ctx.faults.notifyPayload === 'minimal'
+        ? { out_trade_no: d.out_trade_no }
+        : { mchid: d.mchid, ...(subMchid !== undefined ? { sub_mchid: subMchid } : {}), ...deductOrderObject(d), success_time: rfc3339(now) },
+    target,
+    schedule: CREDIT_REPAYMENT_SCHEDULE,
+    nowMs: now,
+    realNow: () => ctx.clock.real(),
+  });
+}
+
 export function queryDeductOrder(ctx: SandboxContext, merchant: SandboxMerchant, outTradeNo: string): V3Result {
   findPartner(merchant);
   const d = ctx.state.deductOrders.get(keyOf(merchant.mchid, outTradeNo));
@@ -225,26 +246,7 @@ export function signContract(ctx: SandboxContext, c: RepaymentContract): ActionR
     if (c.trade_info.attach !== undefined) d.attach = c.trade_info.attach;
     ctx.state.deductOrders.set(keyOf(c.mchid, d.out_trade_no), d);
     if (c.trade_info.notify_url !== undefined) {
-      const resource: Record<string, unknown> = { mchid: c.mchid };
-      if (c.sub_mchid !== undefined) resource['sub_mchid'] = c.sub_mchid;
-      group.push(
-        v3Notification({
-          key: ctx.config.wechatpayKey,
-          apiV3Key: merchant.apiV3Key,
-          event: 'CREDIT_REPAYMENT.DEDUCTION_PAY',
-          summary: '信贷还款还款成功',
-          originalType: 'payscore',
-          associatedData: '',
-          resource:
-            ctx.faults.notifyPayload === 'minimal'
-              ? { out_trade_no: d.out_trade_no }
-              : { ...resource, ...deductOrderObject(d), success_time: rfc3339(now) },
-          target: c.trade_info.notify_url,
-          schedule: CREDIT_REPAYMENT_SCHEDULE,
-          nowMs: now,
-          realNow: () => ctx.clock.real(),
-        }),
-      );
+      group.push(deductionPayNotification(ctx, merchant, d, c.trade_info.notify_url, c.sub_mchid));
     }
   }
   if (ctx.faults.notifyOrder === 'reversed') group.reverse();

@@ -6,17 +6,14 @@
  * reference cannot confirm WeChat notifies failures: a receiver must query), which is the strict reading.
  */
 import { createHash } from 'node:crypto';
-import { rfc3339 } from '../clock';
 import type { SandboxMerchant } from '../config';
 import { actionFail, actionOk, merchantById, type ActionResult, type SandboxContext, type V3Result } from '../context';
 import { ApiError, invalidRequest, noAuth } from '../errors';
 import { transactionId } from '../ids';
-import { v3Notification } from '../notifications';
-import { CREDIT_REPAYMENT_SCHEDULE } from '../notifier';
 import { keyOf, type DeductOrder, type RepaymentContract, type ScheduleRecord } from '../state';
 import { Fields } from '../validate/fields';
 import type { JsonObject } from '../validate/json';
-import { deductOrderObject } from './credit-repayment';
+import { deductionPayNotification, deductOrderObject } from './credit-repayment';
 
 const DAY_MS = 24 * 3600 * 1000;
 const SETTLE_AFTER_MS = 60_000;
@@ -181,22 +178,7 @@ export function settleRepayment(ctx: SandboxContext, d: DeductOrder, outcome: 's
   d.transaction_id = transactionId();
   d.success_ms = now;
   if (!d.notify_url) return;
-  ctx.notifier.send([
-    v3Notification({
-      key: ctx.config.wechatpayKey,
-      apiV3Key: merchant.apiV3Key,
-      event: 'CREDIT_REPAYMENT.DEDUCTION_PAY',
-      summary: '信贷还款还款成功',
-      originalType: 'payscore',
-      associatedData: '',
-      resource:
-        ctx.faults.notifyPayload === 'minimal' ? { out_trade_no: d.out_trade_no } : { mchid: d.mchid, ...deductOrderObject(d), success_time: rfc3339(now) },
-      target: d.notify_url,
-      schedule: CREDIT_REPAYMENT_SCHEDULE,
-      nowMs: now,
-      realNow: () => ctx.clock.real(),
-    }),
-  ]);
+  ctx.notifier.send([deductionPayNotification(ctx, merchant, d, d.notify_url)]);
 }
 
 export const REPAYMENT_ACTIONS = ['repay-success', 'repay-fail'] as const;

@@ -8,6 +8,8 @@ import { keys } from '../store/keys';
 import { applyTransition } from '../store/transitions';
 import { MalformedResponseError, WechatPayV2ReturnError } from '../wechatpay';
 import { v2ClientFor } from './client';
+import { ConfigError } from '../config/env';
+import type { MerchantContext } from '../merchant/context';
 import { getContractOrder } from './get-order';
 import { PAYMENT_FORWARD_FROM, type ContractCodeRecord, type ContractOrderRecord, type ContractOrderView, toView } from './record';
 import { OUT_TRADE_NO } from './schema';
@@ -42,26 +44,13 @@ export async function closeContractOrder(rt: Runtime, outTradeNo: string | undef
   }
 
   const merchant = await rt.merchants.get('direct');
-  const client = v2ClientFor(merchant);
-  if (!client) throw new ServiceError(500, 'MISCONFIGURED', 'the direct merchant secret has no apiV2Key');
-  let data: Record<string, string>;
-  try {
-    data = (await client.post(CLOSE_ORDER_PATH, { appid: order.appid, out_trade_no: outTradeNo }, { budgetMs: wechatBudgetMs('call') })).data;
-  } catch (error) {
-    if (isTransient(error) || error instanceof MalformedResponseError) throw unavailable('WeChat Pay did not answer the close; send it again (closing is idempotent)');
-    if (error instanceof WechatPayV2ReturnError) {
-      throw new ServiceError(502, 'WECHATPAY_RETURN_FAIL', `WeChat Pay did not accept the call: ${error.returnMsg || error.returnCode}`);
-    }
-    throw error;
-  }
-  const errCode = data['result_code'] === 'SUCCESS' ? undefined : (data['err_code'] ?? 'FAIL');
+  const { errCode, data } = await closeAtWechat(merchant, order.appid, outTradeNo);
   logger.info('contract order close answered', { out_trade_no: outTradeNo, err_code: errCode ?? 'none' });
   if (errCode === 'ORDERPAID') {
     // Fetch the payment now (GET confirms an unpaid order with the order query), then tell the caller.
     await getContractOrder(rt, outTradeNo).catch(() => undefined);
     throw paid(outTradeNo);
   }
-  if (errCode === 'SYSTEMERROR') throw unavailable('WeChat Pay could not close the order now; send it again (closing is idempotent)');
   if (errCode !== undefined && errCode !== 'ORDERCLOSED') {
     throw new ServiceError(422, errCode, data['err_code_des'] || errCode, { wechatpay: { result_code: data['result_code'], err_code: errCode, err_code_des: data['err_code_des'] } });
   }
@@ -79,6 +68,29 @@ export async function closeContractOrder(rt: Runtime, outTradeNo: string | undef
   if (after.state === 'SUCCESS') throw paid(outTradeNo);
   if (outcome.kind !== 'applied' && after.state !== 'CLOSED') throw unavailable('the order changed while it was being closed; send the close again');
   return view(rt, after);
+}
+
+/**
+ * `/pay/closeorder` for an order or a deduction of the direct merchant. Throws 503 when WeChat gave no usable answer
+ * or a SYSTEMERROR (closing is idempotent: the caller sends it again), 502 on a return_code failure; otherwise gives
+ * WeChat's err_code (undefined = closed) for the caller to judge (ORDERPAID, ORDERCLOSED…).
+ */
+export async function closeAtWechat(merchant: MerchantContext, appid: string, outTradeNo: string): Promise<{ errCode: string | undefined; data: Record<string, string> }> {
+  const client = v2ClientFor(merchant);
+  if (!client) throw new ConfigError('the direct merchant secret has no apiV2Key');
+  let data: Record<string, string>;
+  try {
+    data = (await client.post(CLOSE_ORDER_PATH, { appid, out_trade_no: outTradeNo }, { budgetMs: wechatBudgetMs('call') })).data;
+  } catch (error) {
+    if (isTransient(error) || error instanceof MalformedResponseError) throw unavailable('WeChat Pay did not answer the close; send it again (closing is idempotent)');
+    if (error instanceof WechatPayV2ReturnError) {
+      throw new ServiceError(502, 'WECHATPAY_RETURN_FAIL', `WeChat Pay did not accept the call: ${error.returnMsg || error.returnCode}`);
+    }
+    throw error;
+  }
+  const errCode = data['result_code'] === 'SUCCESS' ? undefined : (data['err_code'] ?? 'FAIL');
+  if (errCode === 'SYSTEMERROR') throw unavailable('WeChat Pay could not close it now; send it again (closing is idempotent)');
+  return { errCode, data };
 }
 
 async function view(rt: Runtime, order: ContractOrderRecord): Promise<ContractOrderView> {

@@ -1,15 +1,10 @@
-import { CLOSE_ORDER_PATH, MIN_CLOSE_AGE_MS } from '../contract-order/close-order';
-import { v2ClientFor } from '../contract-order/client';
-import { ConfigError } from '../config/env';
+import { closeAtWechat, MIN_CLOSE_AGE_MS } from '../contract-order/close-order';
 import { conflict, notFound, ServiceError, unavailable } from '../http/errors';
 import { RequestValidationError } from '../http/validation';
-import { isTransient } from '../merchant/failures';
 import type { Runtime } from '../runtime/container';
-import { wechatBudgetMs } from '../runtime/invocation';
 import { logger } from '../runtime/logger';
 import { keys } from '../store/keys';
 import { applyTransition } from '../store/transitions';
-import { MalformedResponseError, WechatPayV2ReturnError } from '../wechatpay';
 import { applyDeductionResult, queryDeduction } from './deductions';
 import { DEDUCTION_FORWARD_FROM, toDeductionView, type DeductionRecord, type DeductionView } from './record';
 
@@ -52,26 +47,13 @@ export async function closeDeduction(rt: Runtime, outTradeNo: string | undefined
     });
   }
 
-  const client = v2ClientFor(merchant);
-  if (!client) throw new ConfigError('the direct merchant secret has no apiV2Key (needed for papay)');
-  let data: Record<string, string>;
-  try {
-    data = (await client.post(CLOSE_ORDER_PATH, { appid: record.appid, out_trade_no: outTradeNo }, { budgetMs: wechatBudgetMs('call') })).data;
-  } catch (error) {
-    if (isTransient(error) || error instanceof MalformedResponseError) throw unavailable('WeChat Pay did not answer the close; send it again (closing is idempotent)');
-    if (error instanceof WechatPayV2ReturnError) {
-      throw new ServiceError(502, 'WECHATPAY_RETURN_FAIL', `WeChat Pay did not accept the call: ${error.returnMsg || error.returnCode}`);
-    }
-    throw error;
-  }
-  const errCode = data['result_code'] === 'SUCCESS' ? undefined : (data['err_code'] ?? 'FAIL');
+  const { errCode, data } = await closeAtWechat(merchant, record.appid, outTradeNo);
   logger.info('deduction close answered', { out_trade_no: outTradeNo, err_code: errCode ?? 'none' });
   if (errCode === 'ORDERPAID') {
     const paid = await queryDeduction(merchant, outTradeNo, 'confirm');
     if (paid) await applyDeductionResult(rt, paid, `query:${outTradeNo}:${paid.trade_state}`);
     throw charged(outTradeNo);
   }
-  if (errCode === 'SYSTEMERROR') throw unavailable('WeChat Pay could not close the deduction now; send it again (closing is idempotent)');
   // ORDERNOTEXIST after 5 minutes: WeChat holds no order under this number, so nothing can be charged under it.
   if (errCode !== undefined && errCode !== 'ORDERCLOSED' && errCode !== 'ORDERNOTEXIST') {
     throw new ServiceError(422, errCode, data['err_code_des'] || errCode, { wechatpay: { result_code: data['result_code'], err_code: errCode, err_code_des: data['err_code_des'] } });
